@@ -1,0 +1,113 @@
+/**
+ * Configuration comes from env only, under the names FLORA's own SDK reads. Pure: the caller
+ * passes the env. A bad value never stops the server from starting (the client would only show
+ * "server disconnected"); instead every tool call answers `configuration_error` naming the
+ * variable to fix, and the problem is logged to stderr at start.
+ */
+import * as z from 'zod';
+
+export const LOG_LEVELS = ['off', 'error', 'warn', 'info', 'debug'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const DEFAULT_BASE_URL = 'https://app.flora.ai/api/v1';
+export const DEFAULT_TIMEOUT_MS = 30_000;
+export const DEFAULT_MAX_RETRIES = 2;
+
+export interface Config {
+  /** Undefined when FLORA_API_KEY is unset or blank. */
+  apiKey: string | undefined;
+  baseUrl: URL;
+  timeoutMs: number;
+  maxRetries: number;
+  logLevel: LogLevel;
+  /** One line per invalid variable, each naming it. Empty when the config is usable. */
+  problems: string[];
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+function isLoopback(url: URL): boolean {
+  return LOOPBACK_HOSTS.has(url.hostname) || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
+}
+
+/** Blank counts as unset, as in FLORA's SDK. */
+function read(env: Record<string, string | undefined>, name: string): string | undefined {
+  const v = env[name]?.trim();
+  return v === undefined || v === '' ? undefined : v;
+}
+
+function parseBaseUrl(raw: string | undefined, problems: string[]): URL {
+  if (raw === undefined) return new URL(DEFAULT_BASE_URL);
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    problems.push(`FLORA_BASE_URL is not a URL (got "${raw}"); use e.g. ${DEFAULT_BASE_URL}`);
+    return new URL(DEFAULT_BASE_URL);
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url))) {
+    problems.push(
+      `FLORA_BASE_URL must use https (plain http is allowed only for localhost) so the API key is never sent in clear text; got "${url.origin}"`,
+    );
+    return new URL(DEFAULT_BASE_URL);
+  }
+  if (url.username || url.password || url.search || url.hash) {
+    problems.push('FLORA_BASE_URL must not contain credentials, a query or a fragment');
+    return new URL(DEFAULT_BASE_URL);
+  }
+  return url;
+}
+
+const IntSetting = z.coerce.number().int();
+
+function parseInt(
+  env: Record<string, string | undefined>,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+  problems: string[],
+): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const parsed = IntSetting.safeParse(raw);
+  if (!parsed.success || parsed.data < min || parsed.data > max) {
+    problems.push(`${name} must be an integer from ${min} to ${max} (got "${raw}")`);
+    return fallback;
+  }
+  return parsed.data;
+}
+
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const problems: string[] = [];
+  const baseUrl = parseBaseUrl(read(env, 'FLORA_BASE_URL'), problems);
+  const timeoutMs = parseInt(env, 'FLORA_TIMEOUT_MS', DEFAULT_TIMEOUT_MS, 100, 600_000, problems);
+  const maxRetries = parseInt(env, 'FLORA_MAX_RETRIES', DEFAULT_MAX_RETRIES, 0, 5, problems);
+
+  const rawLevel = read(env, 'FLORA_LOG')?.toLowerCase();
+  let logLevel: LogLevel = 'warn';
+  if (rawLevel !== undefined) {
+    if ((LOG_LEVELS as readonly string[]).includes(rawLevel)) logLevel = rawLevel as LogLevel;
+    else problems.push(`FLORA_LOG must be one of ${LOG_LEVELS.join(', ')} (got "${rawLevel}")`);
+  }
+
+  const apiKey = read(env, 'FLORA_API_KEY');
+  if (apiKey !== undefined && /[\s\u0000-\u001f\u007f]/.test(apiKey)) {
+    problems.push('FLORA_API_KEY contains whitespace or control characters; paste the key exactly as FLORA showed it');
+  }
+
+  return { apiKey, baseUrl, timeoutMs, maxRetries, logLevel, problems };
+}
+
+export const MISSING_KEY_MESSAGE =
+  'FLORA_API_KEY is not set. Add it to the "env" block of this server in your MCP client config ' +
+  '(e.g. "env": {"FLORA_API_KEY": "sk_live_..."}), then restart the client. Create a key in FLORA under Settings -> API Keys.';
+
+/** The reason no call can be made, or undefined when the config is usable. */
+export function configurationProblem(config: Config): string | undefined {
+  if (config.problems.length > 0) {
+    return `Invalid server configuration: ${config.problems.join('; ')}. Fix it in the "env" block of this server in your MCP client config and restart the client.`;
+  }
+  if (config.apiKey === undefined) return MISSING_KEY_MESSAGE;
+  return undefined;
+}

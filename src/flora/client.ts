@@ -1,0 +1,410 @@
+/**
+ * FloraClient: one method per FLORA endpoint and one private request() that owns auth, URL
+ * building, timeouts, retries and error mapping. It knows nothing of MCP.
+ *
+ * Money rules enforced here:
+ * - a POST carries an Idempotency-Key, the same one on every retry of that call;
+ * - only 429/500/502/503/504 and connection failures are retried, bounded in attempts and time;
+ * - a retry answered `idempotency_duplicate` means an earlier attempt reached FLORA; that is
+ *   reported as such, never papered over with another start;
+ * - the key goes only to FLORA_BASE_URL's origin: redirects are not followed.
+ */
+import type * as z from 'zod';
+import {
+  ErrorEnvelope,
+  type GenerateBody,
+  ModelList,
+  RunStatus,
+  StartRunResponse,
+  type GenerationType,
+} from './schemas.js';
+import {
+  FloraApiError,
+  FloraError,
+  InvalidArgumentsError,
+  NetworkError,
+  TimeoutError,
+  UpstreamError,
+} from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import { SERVER_NAME, VERSION } from '../version.js';
+
+export const RUN_ID_RULE =
+  'must be a FLORA run ID like "run_abc123": "run_" followed by no whitespace, /, ?, #, %, \\ or ".."';
+export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 500, 502, 503, 504]);
+const MAX_BODY_BYTES = 16 * 1024 * 1024;
+/** FLORA's own samples wait this long on a 429 without Retry-After. */
+const DEFAULT_RATE_LIMIT_WAIT_S = 5;
+/**
+ * FLORA's own pattern is ^run_\S+$. On top of it we refuse anything that could change which URL
+ * is requested once the ID is put in a path: / ? # % \ and "..". encodeURIComponent does the rest.
+ */
+export const RUN_ID_PATTERN = /^run_(?!.*\.\.)[^\s/?#%\\\u0000-\u001f\u007f]+$/;
+
+export interface FloraClientOptions {
+  apiKey: string;
+  baseUrl: URL;
+  timeoutMs: number;
+  maxRetries: number;
+  /** Bound on one call's total time across attempts and waits; at least timeoutMs. */
+  maxTotalMs?: number;
+  /** First backoff step; doubled per retry, capped at maxBackoffMs, minus up to 25 % jitter. */
+  baseBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** The longest server-requested wait we sit out inside one call; longer is handed to the agent. */
+  maxRetryAfterMs?: number;
+  fetch?: typeof fetch;
+  logger?: Logger;
+  random?: () => number;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+interface RequestSpec<T> {
+  method: 'GET' | 'POST';
+  path: string[];
+  query?: Record<string, string | number | undefined>;
+  body?: unknown;
+  idempotencyKey?: string;
+  schema: z.ZodType<T>;
+  signal?: AbortSignal;
+}
+
+export class FloraClient {
+  private readonly opts: Required<Omit<FloraClientOptions, 'fetch' | 'logger' | 'random'>>;
+  private readonly fetchImpl: typeof fetch;
+  private readonly log: Logger;
+  private readonly random: () => number;
+
+  constructor(options: FloraClientOptions) {
+    this.opts = {
+      apiKey: options.apiKey,
+      baseUrl: options.baseUrl,
+      timeoutMs: options.timeoutMs,
+      maxRetries: options.maxRetries,
+      maxTotalMs: Math.max(options.maxTotalMs ?? 60_000, options.timeoutMs),
+      baseBackoffMs: options.baseBackoffMs ?? 500,
+      maxBackoffMs: options.maxBackoffMs ?? 8_000,
+      maxRetryAfterMs: options.maxRetryAfterMs ?? 20_000,
+    };
+    this.fetchImpl = options.fetch ?? globalThis.fetch;
+    this.log = options.logger ?? silentLogger;
+    this.random = options.random ?? Math.random;
+  }
+
+  /** POST /generate: the live twin of the deprecated POST /runs/generation (same body). */
+  generate(body: GenerateBody, idempotencyKey: string, opts: CallOptions = {}): Promise<StartRunResponse> {
+    return this.request({
+      method: 'POST',
+      path: ['generate'],
+      body,
+      idempotencyKey,
+      schema: StartRunResponse,
+      signal: opts.signal,
+    });
+  }
+
+  /** GET /models, optionally filtered by type. */
+  listModels(type: GenerationType | undefined, opts: CallOptions = {}): Promise<ModelList> {
+    return this.request({ method: 'GET', path: ['models'], query: { type }, schema: ModelList, signal: opts.signal });
+  }
+
+  /** GET /runs/{run_id}. The URL is built from the ID against FLORA_BASE_URL, never from a poll_url. */
+  getRun(runId: string, opts: CallOptions = {}): Promise<RunStatus> {
+    if (!RUN_ID_PATTERN.test(runId)) {
+      throw new InvalidArgumentsError(`run_id "${runId}" is not a FLORA run ID.`, [
+        { field: 'run_id', message: RUN_ID_RULE },
+      ]);
+    }
+    return this.request({ method: 'GET', path: ['runs', runId], schema: RunStatus, signal: opts.signal });
+  }
+
+  /** Base path joined with encoded segments; a base like https://host/api/v1/ keeps its path. */
+  url(path: string[], query?: Record<string, string | number | undefined>): URL {
+    const url = new URL(this.opts.baseUrl.href);
+    const basePath = url.pathname.replace(/\/+$/, '');
+    url.pathname = `${basePath}/${path.map(encodeURIComponent).join('/')}`;
+    for (const [k, v] of Object.entries(query ?? {})) {
+      if (v !== undefined) url.searchParams.set(k, String(v));
+    }
+    return url;
+  }
+
+  private async request<T>(spec: RequestSpec<T>): Promise<T> {
+    const started = Date.now();
+    const deadline = started + this.opts.maxTotalMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.attempt(spec, attempt, deadline);
+      } catch (err) {
+        if (!(err instanceof FloraError)) throw err;
+        if (attempt > 0 && err.code === 'idempotency_duplicate' && spec.idempotencyKey !== undefined) {
+          throw firstAttemptLanded(err, spec.idempotencyKey);
+        }
+        const delay = this.retryDelay(err, attempt);
+        const remaining = deadline - Date.now();
+        if (delay === undefined || attempt >= this.opts.maxRetries || delay + 1_000 > remaining) {
+          throw this.finalize(err, spec, attempt + 1);
+        }
+        this.log.warn(
+          `${spec.method} /${spec.path[0]} failed with ${err.status ?? err.code}; retry ${attempt + 1}/${this.opts.maxRetries} in ${Math.round(delay)} ms`,
+        );
+        await sleep(delay, spec.signal);
+      }
+    }
+  }
+
+  /** Undefined when this error must not be retried. */
+  private retryDelay(err: FloraError, attempt: number): number | undefined {
+    const transient =
+      (err instanceof NetworkError && err.retryable) ||
+      (err.status !== undefined && RETRYABLE_STATUSES.has(err.status));
+    if (!transient) return undefined;
+    if (err.retryAfterSeconds !== undefined) {
+      const ms = err.retryAfterSeconds * 1000;
+      return ms > this.opts.maxRetryAfterMs ? undefined : ms;
+    }
+    const exp = Math.min(this.opts.maxBackoffMs, this.opts.baseBackoffMs * 2 ** attempt);
+    return exp * (1 - 0.25 * this.random());
+  }
+
+  private async attempt<T>(spec: RequestSpec<T>, attempt: number, deadline: number): Promise<T> {
+    const url = this.url(spec.path, spec.query);
+    const headers: Record<string, string> = {
+      Authorization: `Bearer ${this.opts.apiKey}`,
+      Accept: 'application/json',
+      'User-Agent': `${SERVER_NAME}/${VERSION}`,
+    };
+    if (spec.body !== undefined) headers['Content-Type'] = 'application/json';
+    if (spec.idempotencyKey !== undefined) headers['Idempotency-Key'] = spec.idempotencyKey;
+
+    const timeoutMs = Math.max(1, Math.min(this.opts.timeoutMs, deadline - Date.now()));
+    const timer = new AbortController();
+    const timeout = setTimeout(() => timer.abort(), timeoutMs);
+    const signal = spec.signal ? AbortSignal.any([spec.signal, timer.signal]) : timer.signal;
+    const t0 = Date.now();
+    let status: number | undefined;
+    let requestId: string | undefined;
+    try {
+      const res = await this.fetchImpl(url, {
+        method: spec.method,
+        headers,
+        body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
+        signal,
+        redirect: 'manual',
+      });
+      status = res.status;
+      requestId = res.headers.get('request-id') ?? undefined;
+      const text = await readBody(res);
+      this.log.debug(
+        `${spec.method} ${url.pathname} -> ${res.status} in ${Date.now() - t0} ms (attempt ${attempt + 1}${requestId ? `, ${requestId}` : ''})`,
+      );
+      if (res.status >= 300 && res.status < 400) {
+        const location = res.headers.get('location') ?? 'an unspecified location';
+        throw new UpstreamError(
+          `FLORA answered ${res.status} with a redirect to ${location}. It was not followed, so the API key stays on FLORA_BASE_URL's origin. Check FLORA_BASE_URL (default https://app.flora.ai/api/v1).`,
+          { status: res.status, requestId },
+        );
+      }
+      if (res.status < 200 || res.status >= 300) throw errorFromResponse(res, text, requestId);
+      return parseSuccess(text, spec.schema, res.status, requestId);
+    } catch (err) {
+      if (err instanceof FloraError) throw err;
+      if (spec.signal?.aborted) {
+        throw new FloraError('cancelled', 'The call was cancelled by the client before FLORA answered.', { cause: err });
+      }
+      if (timer.signal.aborted) {
+        throw new TimeoutError(
+          `FLORA did not answer within ${timeoutMs} ms (FLORA_TIMEOUT_MS). This is usually transient: try again shortly.`,
+          err,
+        );
+      }
+      throw networkError(err, status, this.opts.baseUrl);
+    } finally {
+      clearTimeout(timeout);
+    }
+  }
+
+  /** Last words on an error that will not be retried: what to do next, and how to retry safely. */
+  private finalize(err: FloraError, spec: RequestSpec<unknown>, attempts: number): FloraError {
+    const uncertain =
+      err instanceof TimeoutError ||
+      err instanceof NetworkError ||
+      (err instanceof UpstreamError && (err.status === undefined || err.status >= 200));
+    if (spec.idempotencyKey !== undefined && uncertain && err.code !== 'idempotency_duplicate') {
+      err.idempotencyKey = spec.idempotencyKey;
+      return withMessage(
+        err,
+        `${err.message} The generation may or may not have started. To try again without risking a second charge, call start_generation_run with idempotency_key "${spec.idempotencyKey}": FLORA then refuses a duplicate instead of starting another run.`,
+      );
+    }
+    if (attempts > 1 && err.retryable && err.code !== 'rate_limited') {
+      return withMessage(err, `${err.message} (gave up after ${attempts} attempts)`);
+    }
+    return err;
+  }
+}
+
+/** Errors are created fresh per attempt, so amending the final one in place is safe. */
+function withMessage(err: FloraError, message: string): FloraError {
+  err.message = message;
+  return err;
+}
+
+function firstAttemptLanded(err: FloraError, key: string): FloraError {
+  const out = new FloraApiError(
+    'idempotency_duplicate',
+    `An earlier attempt of this call reached FLORA and started the generation, but its answer was lost on the way back (FLORA now reports Idempotency-Key "${key}" as already used). The run exists and is billed once. Do not start it again: that would start and bill a second run. Find it in the project's recent generations.`,
+    { status: err.status, requestId: err.requestId, retryable: false },
+  );
+  out.idempotencyKey = key;
+  return out;
+}
+
+async function readBody(res: Response): Promise<string> {
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      throw new UpstreamError(`FLORA's answer exceeded ${MAX_BODY_BYTES} bytes and was not read.`, {
+        status: res.status,
+      });
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function parseRetryAfter(headers: Headers): number | undefined {
+  const ms = headers.get('retry-after-ms');
+  if (ms !== null && ms.trim() !== '' && Number.isFinite(Number(ms)) && Number(ms) >= 0) {
+    return Number(ms) / 1000;
+  }
+  const ra = headers.get('retry-after');
+  if (ra === null || ra.trim() === '') return undefined;
+  const secs = Number(ra);
+  if (Number.isFinite(secs) && secs >= 0) return secs;
+  const date = Date.parse(ra);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, (date - Date.now()) / 1000);
+}
+
+/** What the agent should do next, by FLORA code (or HTTP status for codes we do not know). */
+function advice(code: string, status: number, retryAfterSeconds: number | undefined): string {
+  switch (code) {
+    case 'input_validation_error':
+    case 'invalid_json':
+      return 'Fix the request (see fields) and call again; this failed call cost nothing.';
+    case 'unauthorized':
+    case 'invalid_api_key':
+      return 'Check FLORA_API_KEY in this server\'s "env" block: the key is missing, malformed, revoked or replaced. Retrying will not help until the user fixes the key.';
+    case 'insufficient_credits':
+      return 'Stop: the workspace is out of credits. Do not retry; ask the user to top up their FLORA balance.';
+    case 'forbidden':
+    case 'paid_plan_required':
+      return 'The key is valid but not allowed to do this (read-only role, removed from the workspace, or a plan without API access). Retrying will not help; tell the user.';
+    case 'not_found':
+      return 'Check the ID: it does not exist, or this key\'s workspace cannot see it.';
+    case 'idempotency_duplicate':
+      return 'FLORA already accepted a request with this idempotency_key in the last 2 hours, and that request started a run. Do not reuse this key; omit idempotency_key (or use a new one) only if the user really wants another, separately billed run.';
+    case 'rate_limited':
+      return `Wait ${Math.ceil(retryAfterSeconds ?? DEFAULT_RATE_LIMIT_WAIT_S)} s before calling again, and make fewer calls at once.`;
+    case 'unknown_error':
+      return 'FLORA hit an unclassified server error, often caused by a malformed ws_/prj_ ID. Check the IDs, then retry at most once.';
+    default:
+      if (status === 429) return `Wait ${Math.ceil(retryAfterSeconds ?? DEFAULT_RATE_LIMIT_WAIT_S)} s before calling again.`;
+      if (status >= 500) return 'This is a transient FLORA server problem: wait a few seconds and try again.';
+      return 'See FLORA\'s message.';
+  }
+}
+
+function errorFromResponse(res: Response, text: string, requestId: string | undefined): FloraError {
+  const retryAfterSeconds = res.status === 429 || res.status === 503 ? parseRetryAfter(res.headers) : undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const env = ErrorEnvelope.safeParse(json);
+  if (!env.success) {
+    const kind = (res.headers.get('content-type') ?? 'unknown content type').split(';')[0];
+    const transient = res.status >= 500 || res.status === 429;
+    const err = new UpstreamError(
+      `FLORA answered HTTP ${res.status} with a body that is not FLORA's JSON error (${kind}, ${text.length} bytes). ${transient ? 'Something between us and FLORA failed; this is usually transient: try again shortly.' : 'Check FLORA_BASE_URL points at the FLORA API.'}`,
+      { status: res.status, requestId, retryable: transient },
+    );
+    err.retryAfterSeconds = retryAfterSeconds;
+    return err;
+  }
+  const { code, message, fields } = env.data.error;
+  const retryable =
+    code === 'rate_limited' || code === 'unknown_error' || (res.status >= 500 && res.status !== 501) || res.status === 429;
+  const floraMessage = message && message.trim() !== '' ? message.trim().replace(/\.?$/, '.') : `FLORA returned ${code}.`;
+  return new FloraApiError(code, `${floraMessage} ${advice(code, res.status, retryAfterSeconds)}`, {
+    status: res.status,
+    fields: fields?.map((f) => ({ field: f.field, message: f.message })),
+    retryable,
+    requestId,
+    retryAfterSeconds,
+  });
+}
+
+function parseSuccess<T>(text: string, schema: z.ZodType<T>, status: number, requestId: string | undefined): T {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new UpstreamError(
+      `FLORA answered HTTP ${status} but the body is not valid JSON (${text.length} bytes; truncated?).`,
+      { status, requestId, cause },
+    );
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const where = parsed.error.issues
+      .slice(0, 3)
+      .map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`)
+      .join('; ');
+    throw new UpstreamError(`FLORA answered HTTP ${status} with an unexpected shape (${where}).`, {
+      status,
+      requestId,
+    });
+  }
+  return parsed.data;
+}
+
+function networkError(err: unknown, status: number | undefined, base: URL): NetworkError {
+  const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
+  const code = cause?.code ?? (err as { code?: string })?.code ?? 'unknown';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return new NetworkError(
+      `Could not resolve ${base.hostname} (${code}). Check FLORA_BASE_URL and the machine's network.`,
+      { retryable: code === 'EAI_AGAIN', cause: err },
+    );
+  }
+  const phase = status === undefined ? 'before FLORA answered' : 'while reading FLORA\'s answer';
+  return new NetworkError(
+    `The connection to ${base.host} failed ${phase} (${code}). This is usually transient: try again shortly.`,
+    { cause: err },
+  );
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new FloraError('cancelled', 'The call was cancelled by the client.'));
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(new FloraError('cancelled', 'The call was cancelled by the client.'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

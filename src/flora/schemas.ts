@@ -1,0 +1,136 @@
+/**
+ * FLORA wire shapes (snake_case, as the API sends them), in zod 4. Response schemas are loose
+ * objects and enum-like fields are plain strings: a field or status FLORA adds later passes
+ * through instead of breaking a tool. These schemas double as the tools' output schemas, so each
+ * field is described for the model.
+ */
+import * as z from 'zod';
+
+export const GENERATION_TYPES = ['image', 'video', 'audio', 'text'] as const;
+export type GenerationType = (typeof GENERATION_TYPES)[number];
+
+export const RUN_STATUSES = ['pending', 'running', 'completed', 'failed'] as const;
+export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['completed', 'failed']);
+
+/** Body of POST /generate (and of the deprecated POST /runs/generation: identical). */
+export interface GenerateBody {
+  project_id: string;
+  workspace_id: string;
+  prompt: string;
+  type: GenerationType;
+  model?: string;
+  params?: Record<string, unknown>;
+  callback_url?: string;
+}
+
+const nullableString = (d: string) => z.string().nullable().optional().describe(d);
+const nullableNumber = (d: string) => z.number().nullable().optional().describe(d);
+
+export const StartRunResponse = z
+  .looseObject({
+    run_id: z.string().min(1).describe('ID of the new run (run_...). Pass it to poll_run.'),
+    type: z.string().describe('Kind of run FLORA started: "generation" here (also "technique" or "action").'),
+    estimated_seconds: z
+      .number()
+      .nullable()
+      .describe('FLORA\'s estimate of how long the run takes, in seconds; null when unknown.'),
+    charged_cost: z
+      .number()
+      .describe('Cost in USD quoted at start. A quote: FLORA settles the final charge later and it may differ.'),
+    poll_url: nullableString('FLORA\'s polling URL for this run (informational; use poll_run with run_id).'),
+    project_id: nullableString('Project (canvas) the run lands on.'),
+    model: z
+      .looseObject({ model_id: z.string().nullable().optional().describe('Model endpoint ID used.') })
+      .nullable()
+      .optional()
+      .describe('The model FLORA used.'),
+  })
+  .describe('FLORA\'s "run started" answer.');
+export type StartRunResponse = z.infer<typeof StartRunResponse>;
+
+export const RunOutput = z.looseObject({
+  output_id: z.string().describe('ID of this output.'),
+  type: z
+    .string()
+    .describe('Output kind: imageUrl, videoUrl, audioUrl, documentUrl, or text (then url holds the text itself).'),
+  url: z.string().describe('Public URL of the media file, or the generated text for type "text".'),
+});
+export type RunOutput = z.infer<typeof RunOutput>;
+
+export const RunStatus = z
+  .looseObject({
+    run_id: z.string().min(1).describe('ID of the run.'),
+    status: z
+      .string()
+      .describe('pending (queued), running, completed or failed. completed and failed are final.'),
+    progress: z.number().describe('Progress from 0 to 100. Failed runs also report 100: decide on status.'),
+    created_at: z.number().describe('When the run was created (epoch; FLORA does not document the unit).'),
+    started_at: nullableNumber('When the run started.'),
+    completed_at: nullableNumber('When the run finished (also set on failure).'),
+    error_code: nullableString('Why the run failed (only when status is failed).'),
+    error_message: nullableString('FLORA\'s explanation of the failure (only when status is failed).'),
+    charged_cost: nullableNumber('Cost in USD; may still change shortly after the run ends.'),
+    poll_url: nullableString('FLORA\'s polling URL for this run (informational).'),
+    outputs: z
+      .array(RunOutput)
+      .nullable()
+      .optional()
+      .describe('Results, present once the run has completed.'),
+  })
+  .describe('State of one run.');
+export type RunStatus = z.infer<typeof RunStatus>;
+
+export const ModelParam = z.looseObject({
+  name: z.string().describe('Parameter name, the key to use in params.'),
+  type: z.string().describe('Value type: string, string[], bool, int, int?, seed, float or dict.'),
+  required: z.boolean().describe('Whether the model needs this parameter.'),
+  default: z.unknown().optional().describe('Value used when the parameter is omitted.'),
+  min: z.number().nullable().optional().describe('Smallest allowed number.'),
+  max: z.number().nullable().optional().describe('Largest allowed number.'),
+  label: z.string().nullable().optional().describe('Human-readable name.'),
+  description: z.string().nullable().optional().describe('What the parameter does.'),
+  options: z
+    .array(
+      z.looseObject({
+        label: z.string().optional().describe('Human-readable option.'),
+        value: z.unknown().describe('The value to send.'),
+        description: z.string().nullable().optional().describe('What this option does.'),
+      }),
+    )
+    .nullable()
+    .optional()
+    .describe('The only allowed values, when the parameter is an enumeration.'),
+});
+
+export const Model = z.looseObject({
+  model_id: z.string().min(1).describe('Model endpoint ID: the value for start_generation_run.model.'),
+  name: z.string().describe('Display name (not accepted as model).'),
+  type: z.string().describe('What it generates: image, video, audio or text.'),
+  provider: z.string().describe('Who runs the model.'),
+  capabilities: z.array(z.string()).optional().describe('Capability tags.'),
+  estimated_credits: z
+    .number()
+    .optional()
+    .describe('Typical cost in credits (about US$0.001 per credit).'),
+  estimated_seconds: z.number().optional().describe('Typical run time in seconds.'),
+  beta: z.boolean().optional().describe('Whether the model is in beta.'),
+  params: z.array(ModelParam).describe('Parameters accepted in start_generation_run.params.'),
+});
+export type Model = z.infer<typeof Model>;
+
+export const ModelList = z.looseObject({
+  models: z.array(Model).describe('Models available to this API key.'),
+});
+export type ModelList = z.infer<typeof ModelList>;
+
+/** FLORA's error envelope. Loose on purpose: we read what we can of any error body. */
+export const ErrorEnvelope = z.object({
+  error: z.looseObject({
+    code: z.string().min(1),
+    message: z.string().optional(),
+    fields: z
+      .array(z.looseObject({ field: z.coerce.string(), message: z.coerce.string() }))
+      .optional()
+      .catch(undefined),
+  }),
+});

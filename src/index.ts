@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+/**
+ * The bin entry and the only module that touches `process`: env, signals, stdio.
+ * stdout carries JSON-RPC only, so the guard is imported first (ESM runs imports in order).
+ */
+import './stdout-guard.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { loadConfig } from './config.js';
+import { createLogger, makeRedactor } from './log.js';
+import { createServer } from './server.js';
+import { VERSION } from './version.js';
+
+/** How long in-flight calls may run on after stdin closes or a signal arrives. */
+const DRAIN_MS = 10_000;
+
+const config = loadConfig(process.env);
+const log = createLogger(config.logLevel, makeRedactor(config.apiKey));
+for (const p of config.problems) log.error(`configuration: ${p}`);
+if (config.apiKey === undefined) log.warn('FLORA_API_KEY is not set: tools are listed, but every call will answer configuration_error.');
+
+const { server, idle, inFlight } = createServer({ config, logger: log });
+const transport = new StdioServerTransport();
+
+let closing = false;
+async function shutdown(reason: string): Promise<void> {
+  if (closing) return;
+  closing = true;
+  log.info(`shutting down (${reason}); ${inFlight()} call(s) in flight`);
+  const deadline = new Promise<void>((resolve) => setTimeout(resolve, DRAIN_MS).unref());
+  await Promise.race([idle(), deadline]);
+  await server.close().catch(() => {});
+  process.exit(0);
+}
+
+process.stdin.on('end', () => void shutdown('stdin closed'));
+process.stdin.on('close', () => void shutdown('stdin closed'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+// EPIPE: the client went away; nobody is left to answer.
+process.stdout.on('error', () => void shutdown('stdout closed'));
+// A bug must cost one call, never the server.
+process.on('uncaughtException', (err) => log.error('uncaught exception', err));
+process.on('unhandledRejection', (err) => log.error('unhandled rejection', err));
+
+await server.connect(transport);
+log.info(`flora-generation-mcp ${VERSION} ready on stdio (FLORA at ${config.baseUrl.origin})`);

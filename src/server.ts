@@ -1,0 +1,136 @@
+/**
+ * createServer: the MCP server over the tool registry. It uses the SDK's low-level Server so
+ * that there is one place for everything between the wire and a tool: JSON Schema from zod,
+ * argument validation into our own `invalid_arguments` error, configuration checks, the one
+ * error net, redaction of the API key, and tracking of in-flight calls for a clean shutdown.
+ */
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import {
+  CallToolRequestSchema,
+  ErrorCode,
+  ListToolsRequestSchema,
+  McpError,
+  type CallToolResult,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import * as z from 'zod';
+import { configurationProblem, type Config } from './config.js';
+import { ConfigurationError, FloraError } from './errors.js';
+import { FloraClient, type FloraClientOptions } from './flora/client.js';
+import { makeRedactor, redactValue, silentLogger, type Logger } from './log.js';
+import { TOOLS } from './tools/index.js';
+import {
+  invalidArguments,
+  toToolError,
+  toToolResult,
+  unexpectedError,
+  type ToolDefinition,
+} from './tools/tool.js';
+import { SERVER_NAME, VERSION } from './version.js';
+
+export const INSTRUCTIONS = [
+  'FLORA generates images, video, audio and text. Typical flow: list_models (pick a model_id and its params) -> start_generation_run (billed; returns run_id at once) -> poll_run every few seconds until status is completed or failed.',
+  'Costs are quotes settled later. Output URLs are public links. Every error is JSON {"error":{code,message,retryable}}: follow its message.',
+].join(' ');
+
+export interface ServerDeps {
+  config: Config;
+  logger?: Logger;
+  /** Test seam: the fetch FLORA calls go through, and client tuning (backoff) for fast tests. */
+  fetch?: typeof fetch;
+  clientOptions?: Partial<FloraClientOptions>;
+  tools?: readonly ToolDefinition[];
+}
+
+export interface FloraMcpServer {
+  server: Server;
+  /** Number of tool calls still running. */
+  inFlight(): number;
+  /** Resolves when no tool call is running (at once if none is). */
+  idle(): Promise<void>;
+}
+
+export function toolListing(tools: readonly ToolDefinition[]): Tool[] {
+  return tools.map((t) => ({
+    name: t.name,
+    title: t.title,
+    description: t.description,
+    inputSchema: z.toJSONSchema(t.inputSchema, { target: 'draft-7', io: 'input' }) as Tool['inputSchema'],
+    outputSchema: z.toJSONSchema(t.outputSchema, { target: 'draft-7', io: 'output' }) as Tool['outputSchema'],
+    annotations: { title: t.title, ...t.annotations },
+  }));
+}
+
+export function createServer(deps: ServerDeps): FloraMcpServer {
+  const { config } = deps;
+  const log = deps.logger ?? silentLogger;
+  const tools = deps.tools ?? TOOLS;
+  const byName = new Map(tools.map((t) => [t.name, t]));
+  const redact = makeRedactor(config.apiKey);
+  const problem = configurationProblem(config);
+  const client =
+    problem === undefined
+      ? new FloraClient({
+          apiKey: config.apiKey as string,
+          baseUrl: config.baseUrl,
+          timeoutMs: config.timeoutMs,
+          maxRetries: config.maxRetries,
+          logger: log,
+          fetch: deps.fetch,
+          ...deps.clientOptions,
+        })
+      : undefined;
+
+  const server = new Server(
+    { name: SERVER_NAME, title: 'FLORA generations', version: VERSION },
+    { capabilities: { tools: {} }, instructions: INSTRUCTIONS },
+  );
+  server.onerror = (err) => log.warn(`MCP transport: ${err.message}`);
+
+  let listing: Tool[] | undefined;
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: (listing ??= toolListing(tools)) }));
+
+  let running = 0;
+  let idleWaiters: Array<() => void> = [];
+
+  server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
+    const tool = byName.get(request.params.name);
+    if (!tool) {
+      throw new McpError(
+        ErrorCode.InvalidParams,
+        `Unknown tool "${request.params.name}". Available tools: ${tools.map((t) => t.name).join(', ')}.`,
+      );
+    }
+    running++;
+    const t0 = Date.now();
+    try {
+      if (client === undefined) throw new ConfigurationError(problem as string);
+      const args = tool.inputSchema.safeParse(request.params.arguments ?? {});
+      if (!args.success) throw invalidArguments(tool.name, args.error);
+      const out = await tool.handler(args.data, { client, signal: extra.signal, log });
+      const structured = redactValue(out.structured, redact);
+      const checked = tool.outputSchema.safeParse(structured);
+      if (!checked.success) throw unexpectedError(new Error(`output of ${tool.name} does not fit its schema`));
+      log.info(`${tool.name} ok in ${Date.now() - t0} ms`);
+      return toToolResult(structured, out.content && redactValue(out.content, redact));
+    } catch (err) {
+      const floraError = err instanceof FloraError ? err : unexpectedError(err);
+      if (floraError.code === 'internal_error') log.error(`${tool.name} failed unexpectedly`, err);
+      else log.info(`${tool.name} -> ${floraError.code} in ${Date.now() - t0} ms`);
+      return redactValue(toToolError(floraError), redact);
+    } finally {
+      running--;
+      if (running === 0) {
+        const waiters = idleWaiters;
+        idleWaiters = [];
+        for (const w of waiters) w();
+      }
+    }
+  });
+
+  return {
+    server,
+    inFlight: () => running,
+    idle: () => (running === 0 ? Promise.resolve() : new Promise((resolve) => idleWaiters.push(resolve))),
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * What a tool is: a plain object with zod 4 input/output schemas, annotations and a handler that
+ * returns structured data or throws. Turning that into MCP results (and errors into actionable
+ * `isError` results) happens in one place: toToolResult / toToolError here, called by server.ts.
+ */
+import type * as z from 'zod';
+import type { CallToolResult, ContentBlock } from '@modelcontextprotocol/sdk/types.js';
+import type { FloraClient } from '../flora/client.js';
+import { FloraError, InvalidArgumentsError, type FieldIssue } from '../errors.js';
+import type { Logger } from '../log.js';
+
+export interface ToolAnnotations {
+  readOnlyHint: boolean;
+  destructiveHint: boolean;
+  idempotentHint: boolean;
+  openWorldHint: boolean;
+}
+
+export interface ToolContext {
+  client: FloraClient;
+  /** Aborted when the MCP client cancels the call. */
+  signal: AbortSignal;
+  log: Logger;
+}
+
+export interface ToolOutput<T> {
+  structured: T;
+  /** Content blocks for the agent; defaults to one text block holding the structured JSON. */
+  content?: ContentBlock[];
+}
+
+export interface ToolDefinition<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject> {
+  name: string;
+  title: string;
+  description: string;
+  inputSchema: I;
+  outputSchema: O;
+  annotations: ToolAnnotations;
+  handler(args: z.output<I>, ctx: ToolContext): Promise<ToolOutput<z.output<O>>>;
+}
+
+/** Identity with inference, so each tool file gets typed handler arguments. */
+export function defineTool<I extends z.ZodObject, O extends z.ZodObject>(def: ToolDefinition<I, O>): ToolDefinition {
+  return def as unknown as ToolDefinition;
+}
+
+export function toToolResult(structured: Record<string, unknown>, content?: ContentBlock[]): CallToolResult {
+  return {
+    content: content ?? [{ type: 'text', text: JSON.stringify(structured) }],
+    structuredContent: structured,
+  };
+}
+
+/**
+ * An error result carries no structuredContent: the SDK client validates structuredContent
+ * against the success outputSchema even when isError is set.
+ */
+export function toToolError(err: FloraError): CallToolResult {
+  return { isError: true, content: [{ type: 'text', text: JSON.stringify({ error: err.toPayload() }) }] };
+}
+
+/** zod issues as the fields the agent must fix. */
+export function invalidArguments(tool: string, error: z.ZodError): InvalidArgumentsError {
+  const fields: FieldIssue[] = error.issues.map((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      return {
+        field: issue.keys.join(', '),
+        message: 'not a parameter of this tool (model-specific settings go inside params)',
+      };
+    }
+    return { field: issue.path.join('.') || '(arguments)', message: issue.message };
+  });
+  const summary = fields.map((f) => `${f.field}: ${f.message}`).join('; ');
+  return new InvalidArgumentsError(
+    `Invalid arguments for ${tool}: ${summary}. Fix them and call again; nothing was sent to FLORA.`,
+    fields,
+  );
+}
+
+export function unexpectedError(err: unknown): FloraError {
+  const detail = err instanceof Error ? err.message : String(err);
+  return new FloraError(
+    'internal_error',
+    `The FLORA MCP server failed unexpectedly (${detail}). This is a bug in the server, not in your request; nothing more can be done by retrying with other arguments.`,
+    { retryable: false },
+  );
+}
