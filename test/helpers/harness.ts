@@ -1,0 +1,82 @@
+/**
+ * Test harness: the real server (createServer) behind a real SDK Client over InMemoryTransport,
+ * configured against a fake FLORA, exactly as a user's env would configure it.
+ */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { loadConfig } from '../../src/config.js';
+import type { ErrorPayload } from '../../src/errors.js';
+import type { FloraClientOptions } from '../../src/flora/client.js';
+import type { Logger } from '../../src/log.js';
+import { createServer, type FloraMcpServer } from '../../src/server.js';
+import { FAKE_KEY, type FakeFlora } from './fake-flora.js';
+
+export interface Connected {
+  client: Client;
+  mcp: FloraMcpServer;
+  call(name: string, args?: Record<string, unknown>): Promise<CallToolResult>;
+  close(): Promise<void>;
+}
+
+export interface ConnectOptions {
+  /** Extra or overriding env; FLORA_API_KEY and FLORA_BASE_URL default to the fake's. */
+  env?: Record<string, string | undefined>;
+  /** Backoff defaults to a few ms so retry tests stay fast. */
+  clientOptions?: Partial<FloraClientOptions>;
+  logger?: Logger;
+}
+
+export async function connect(fake: FakeFlora | undefined, opts: ConnectOptions = {}): Promise<Connected> {
+  const config = loadConfig({
+    FLORA_API_KEY: FAKE_KEY,
+    FLORA_BASE_URL: fake?.baseUrl,
+    ...opts.env,
+  });
+  const mcp = createServer({
+    config,
+    logger: opts.logger,
+    clientOptions: { baseBackoffMs: 5, maxBackoffMs: 20, ...opts.clientOptions },
+  });
+  const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
+  await mcp.server.connect(serverTransport);
+  const client = new Client({ name: 'vitest', version: '0' });
+  await client.connect(clientTransport);
+  return {
+    client,
+    mcp,
+    call: (name, args = {}) => client.callTool({ name, arguments: args }) as Promise<CallToolResult>,
+    close: async () => {
+      await client.close();
+      await mcp.server.close();
+    },
+  };
+}
+
+/** The text of the first content block. */
+export function textOf(result: CallToolResult): string {
+  const first = result.content[0];
+  if (!first || first.type !== 'text') throw new Error(`expected a text block, got ${JSON.stringify(result.content)}`);
+  return first.text;
+}
+
+/** The `error` object of an isError result; fails when the call succeeded. */
+export function errorOf(result: CallToolResult): ErrorPayload {
+  if (result.isError !== true) throw new Error(`expected an error result, got ${JSON.stringify(result)}`);
+  if (result.structuredContent !== undefined) throw new Error('an error result must not carry structuredContent');
+  const parsed = JSON.parse(textOf(result)) as { error: ErrorPayload };
+  return parsed.error;
+}
+
+/** The structuredContent of a successful result; fails on an error result. */
+export function structuredOf<T = Record<string, unknown>>(result: CallToolResult): T {
+  if (result.isError) throw new Error(`expected success, got ${textOf(result)}`);
+  return result.structuredContent as T;
+}
+
+export const VALID_START = {
+  project_id: 'prj_mugs',
+  workspace_id: 'ws_studio',
+  prompt: 'a ceramic mug on a wooden table',
+  type: 'image',
+} as const;
