@@ -21,13 +21,19 @@ if (config.apiKey === undefined) log.warn('FLORA_API_KEY is not set: tools are l
 const { server, idle, inFlight } = createServer({ config, logger: log });
 const transport = new StdioServerTransport();
 
+const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 let closing = false;
 async function shutdown(reason: string): Promise<void> {
   if (closing) return;
   closing = true;
   log.info(`shutting down (${reason}); ${inFlight()} call(s) in flight`);
+  // A request read in the same chunk as the EOF is dispatched on a later tick: let it register.
+  await nextTick();
   const deadline = new Promise<void>((resolve) => setTimeout(resolve, DRAIN_MS).unref());
   await Promise.race([idle(), deadline]);
+  // The answer is written after the handler settles: one more turn so it reaches stdout.
+  await nextTick();
   await server.close().catch(() => {});
   process.exit(0);
 }

@@ -235,6 +235,12 @@ export class FloraClient {
       (err instanceof UpstreamError && (err.status === undefined || err.status >= 200));
     if (spec.idempotencyKey !== undefined && uncertain && err.code !== 'idempotency_duplicate') {
       err.idempotencyKey = spec.idempotencyKey;
+      if (err.status !== undefined && err.status >= 200 && err.status < 300) {
+        return withMessage(
+          err,
+          `${err.message} FLORA accepted the request, so the generation has started and is billed, but its run_id could not be read. Do not start it again; find the run in the project's recent generations. A retry with idempotency_key "${spec.idempotencyKey}" would be refused as a duplicate.`,
+        );
+      }
       return withMessage(
         err,
         `${err.message} The generation may or may not have started. To try again without risking a second charge, call start_generation_run with idempotency_key "${spec.idempotencyKey}": FLORA then refuses a duplicate instead of starting another run.`,

@@ -1,0 +1,174 @@
+/**
+ * End to end: the built bin (dist/src/index.js, built by `npm test`) spawned over stdio the way an
+ * MCP client spawns it, against the fake FLORA.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { FAKE_KEY, FakeFlora } from '../helpers/fake-flora.js';
+import { errorOf, structuredOf, VALID_START } from '../helpers/harness.js';
+
+const BIN = fileURLToPath(new URL('../../dist/src/index.js', import.meta.url));
+
+let fake: FakeFlora;
+beforeAll(async () => {
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run "npm run build" (npm test does it first)`);
+  fake = await FakeFlora.start();
+});
+afterAll(async () => {
+  await fake.close();
+});
+beforeEach(() => fake.reset());
+afterEach(() => fake.assertAllRouted());
+
+async function spawnClient(env: Record<string, string>): Promise<{ client: Client; stderr: () => string }> {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [BIN],
+    env: { FLORA_BASE_URL: fake.baseUrl, FLORA_LOG: 'debug', ...env },
+    stderr: 'pipe',
+  });
+  let stderr = '';
+  transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const client = new Client({ name: 'e2e', version: '0' });
+  await client.connect(transport);
+  return { client, stderr: () => stderr };
+}
+
+/** A raw child for what an SDK client cannot do: write garbage, read every stdout byte. */
+function spawnRaw(env: Record<string, string>): {
+  child: ChildProcessWithoutNullStreams;
+  lines: string[];
+  waitFor: (id: number) => Promise<Record<string, unknown>>;
+  exited: Promise<number | null>;
+} {
+  const child = spawn(process.execPath, [BIN], {
+    env: { PATH: process.env.PATH ?? '', FLORA_BASE_URL: fake.baseUrl, ...env },
+  });
+  const lines: string[] = [];
+  let buf = '';
+  const waiters = new Map<number, (m: Record<string, unknown>) => void>();
+  child.stdout.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      lines.push(line);
+      const msg = JSON.parse(line) as Record<string, unknown>;
+      waiters.get(msg.id as number)?.(msg);
+    }
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    child,
+    lines,
+    exited,
+    waitFor: (id) => new Promise((resolve) => waiters.set(id, resolve)),
+  };
+}
+
+const rpc = (id: number, method: string, params: unknown = {}) =>
+  `${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`;
+const INIT = { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '0' } };
+
+describe('stdio server', () => {
+  it('lists its tools and forwards each call to FLORA, never logging the key', async () => {
+    const { client, stderr } = await spawnClient({ FLORA_API_KEY: FAKE_KEY });
+    try {
+      const { tools } = await client.listTools();
+      expect(tools.map((t) => t.name)).toEqual(['list_models', 'start_generation_run', 'poll_run']);
+
+      const models = structuredOf<{ models: Array<{ model_id: string }> }>(
+        (await client.callTool({ name: 'list_models', arguments: { type: 'image' } })) as CallToolResult,
+      );
+      expect(models.models.map((m) => m.model_id)).toEqual(['t2i-flux-2-pro']);
+
+      const started = structuredOf<{ run_id: string }>(
+        (await client.callTool({ name: 'start_generation_run', arguments: { ...VALID_START } })) as CallToolResult,
+      );
+      const run = structuredOf<{ status: string; outputs: unknown[] }>(
+        (await client.callTool({ name: 'poll_run', arguments: { run_id: started.run_id } })) as CallToolResult,
+      );
+      expect(run.status).toBe('completed');
+      expect(run.outputs).toHaveLength(1);
+
+      expect(fake.requests.map((r) => `${r.method} ${r.rawPath}`)).toEqual([
+        'GET /api/v1/models',
+        'POST /api/v1/generate',
+        `GET /api/v1/runs/${started.run_id}`,
+      ]);
+      expect(fake.requests.every((r) => r.headers.authorization === `Bearer ${FAKE_KEY}`)).toBe(true);
+      expect(stderr()).toContain('POST /api/v1/generate -> 201');
+      expect(stderr()).not.toContain(FAKE_KEY);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('starts without a key, lists its tools, and answers every call with configuration_error', async () => {
+    const { client } = await spawnClient({});
+    try {
+      const { tools } = await client.listTools();
+      expect(tools).toHaveLength(3);
+      for (const [name, args] of [
+        ['list_models', {}],
+        ['start_generation_run', { ...VALID_START }],
+        ['poll_run', { run_id: 'run_1' }],
+      ] as const) {
+        const err = errorOf((await client.callTool({ name, arguments: args })) as CallToolResult);
+        expect(err.code).toBe('configuration_error');
+        expect(err.message).toContain('FLORA_API_KEY');
+        expect(err.message).toContain('"env"');
+      }
+      expect(fake.requests).toHaveLength(0);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('survives garbage on stdin, writes only JSON-RPC to stdout, and exits when stdin closes', async () => {
+    const raw = spawnRaw({ FLORA_API_KEY: FAKE_KEY });
+    raw.child.stdin.write('this is not json\n{"broken json\n{"foo":"bar"}\n');
+    raw.child.stdin.write(rpc(1, 'initialize', INIT));
+    const init = await raw.waitFor(1);
+    expect((init.result as { serverInfo: { name: string } }).serverInfo.name).toBe('flora-generation-mcp');
+    raw.child.stdin.write('more garbage\n');
+    raw.child.stdin.write(rpc(2, 'tools/call', { name: 'list_models', arguments: {} }));
+    const listed = await raw.waitFor(2);
+    const result = listed.result as CallToolResult;
+    expect(result.isError).toBeUndefined();
+    expect((result.structuredContent as { models: unknown[] }).models).toHaveLength(4);
+
+    raw.child.stdin.end();
+    expect(await raw.exited).toBe(0);
+    for (const line of raw.lines) expect(JSON.parse(line)).toMatchObject({ jsonrpc: '2.0' });
+  });
+
+  it('answers a call that is in flight when stdin closes, then exits', async () => {
+    fake.route('GET /models', async (_req, _res, ctx) => {
+      await new Promise((r) => setTimeout(r, 300));
+      return ctx.defaultReply();
+    });
+    const raw = spawnRaw({ FLORA_API_KEY: FAKE_KEY });
+    raw.child.stdin.write(rpc(1, 'initialize', INIT));
+    await raw.waitFor(1);
+    const answered = raw.waitFor(2);
+    raw.child.stdin.end(rpc(2, 'tools/call', { name: 'list_models', arguments: {} }));
+    const msg = await answered;
+    expect((msg.result as CallToolResult).isError).toBeUndefined();
+    expect(await raw.exited).toBe(0);
+  });
+
+  it('exits cleanly on SIGTERM', async () => {
+    const raw = spawnRaw({ FLORA_API_KEY: FAKE_KEY });
+    raw.child.stdin.write(rpc(1, 'initialize', INIT));
+    await raw.waitFor(1);
+    raw.child.kill('SIGTERM');
+    expect(await raw.exited).toBe(0);
+  });
+});

@@ -1,0 +1,34 @@
+/** Project-level guarantees that no single behaviour test covers. */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { VERSION } from '../src/version.js';
+
+const root = new URL('..', import.meta.url).pathname;
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
+}
+
+describe('project hygiene', () => {
+  it('reports the version in package.json', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+    expect(VERSION).toBe(pkg.version);
+  });
+
+  it('never writes to stdout from src (stdout is the JSON-RPC channel)', () => {
+    const offenders = sources(join(root, 'src')).filter((file) => {
+      const text = readFileSync(file, 'utf8');
+      return /console\.(log|info|debug)\(|process\.stdout\.write\(/.test(text);
+    });
+    expect(offenders).toEqual([]);
+  });
+
+  it('keeps the MCP SDK out of the FLORA client and the config (they know nothing of MCP)', () => {
+    for (const file of ['src/flora/client.ts', 'src/flora/schemas.ts', 'src/config.ts', 'src/errors.ts']) {
+      expect(readFileSync(join(root, file), 'utf8'), file).not.toContain('@modelcontextprotocol');
+    }
+  });
+});

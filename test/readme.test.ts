@@ -1,0 +1,30 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { TOOLS } from '../src/tools/index.js';
+import { withToolReference } from './helpers/tool-reference.js';
+
+const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  scripts: Record<string, string>;
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+};
+const ci = readFileSync(new URL('../.ci/run', import.meta.url), 'utf8');
+
+describe('README', () => {
+  it('has a tool reference generated from the registry (run `npm run docs` when this fails)', () => {
+    expect(readme).toBe(withToolReference(readme, TOOLS));
+  });
+
+  it('explains every dependency', () => {
+    const deps = [...Object.keys(pkg.dependencies), ...Object.keys(pkg.devDependencies)];
+    const section = readme.slice(readme.indexOf('## Dependencies'));
+    for (const dep of deps) expect(section, dep).toContain(`\`${dep}\``);
+  });
+
+  it('names the test command that CI runs', () => {
+    expect(ci).toContain('npm ci');
+    expect(ci).toContain('npm test');
+    expect(readme).toContain('npm test');
+  });
+});
