@@ -29,13 +29,13 @@ export function makeRedactor(secret: string | undefined): Redactor {
   };
 }
 
-/** Deep copy with every string redacted; object keys are left alone. */
+/** Deep copy with every string redacted, object keys included (FLORA may echo anything back). */
 export function redactValue<T>(value: T, redact: Redactor): T {
   if (typeof value === 'string') return redact(value) as T;
   if (Array.isArray(value)) return value.map((v) => redactValue(v, redact)) as T;
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = redactValue(v, redact);
+    for (const [k, v] of Object.entries(value)) out[redact(k)] = redactValue(v, redact);
     return out as T;
   }
   return value;

@@ -9,7 +9,6 @@ import {
   CallToolRequestSchema,
   ErrorCode,
   ListToolsRequestSchema,
-  McpError,
   type CallToolResult,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
@@ -96,9 +95,11 @@ export function createServer(deps: ServerDeps): FloraMcpServer {
   server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
     const tool = byName.get(request.params.name);
     if (!tool) {
-      throw new McpError(
-        ErrorCode.InvalidParams,
-        `Unknown tool "${request.params.name}". Available tools: ${tools.map((t) => t.name).join(', ')}.`,
+      // A JSON-RPC -32602, as the spec asks. A plain Error with a code keeps the wire message
+      // free of McpError's "MCP error -32602:" prefix, which the client adds once more.
+      throw Object.assign(
+        new Error(`Unknown tool "${request.params.name}". Available tools: ${tools.map((t) => t.name).join(', ')}.`),
+        { code: ErrorCode.InvalidParams },
       );
     }
     running++;

@@ -61,14 +61,14 @@ export function toToolError(err: FloraError): CallToolResult {
 
 /** zod issues as the fields the agent must fix. */
 export function invalidArguments(tool: string, error: z.ZodError): InvalidArgumentsError {
-  const fields: FieldIssue[] = error.issues.map((issue) => {
+  const fields: FieldIssue[] = error.issues.flatMap((issue) => {
     if (issue.code === 'unrecognized_keys') {
-      return {
-        field: issue.keys.join(', '),
+      return issue.keys.map((key) => ({
+        field: [...issue.path, key].join('.'),
         message: 'not a parameter of this tool (model-specific settings go inside params)',
-      };
+      }));
     }
-    return { field: issue.path.join('.') || '(arguments)', message: issue.message };
+    return [{ field: issue.path.join('.') || '(arguments)', message: issue.message }];
   });
   const summary = fields.map((f) => `${f.field}: ${f.message}`).join('; ');
   return new InvalidArgumentsError(

@@ -1,0 +1,141 @@
+/**
+ * list_models through the real SDK client: the GET /api/v1/models request FLORA receives (with or
+ * without ?type=) and the models, params included, that the agent gets back.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { ErrorPayload } from '../../src/errors.js';
+import { FAKE_KEY, FakeFlora, MODELS, type RecordedRequest } from '../helpers/fake-flora.js';
+import { connect, errorOf, structuredOf, textOf, type Connected } from '../helpers/harness.js';
+
+let fake: FakeFlora;
+let conn: Connected | undefined;
+
+beforeAll(async () => {
+  fake = await FakeFlora.start();
+});
+afterAll(async () => {
+  await fake.close();
+});
+beforeEach(() => {
+  fake.reset();
+});
+afterEach(async () => {
+  await conn?.close();
+  conn = undefined;
+  fake.assertAllRouted();
+});
+
+/** Connect and list tools first, as MCP hosts do, so the SDK client validates structuredContent. */
+async function list(args?: Record<string, unknown>): Promise<CallToolResult> {
+  conn ??= await connect(fake);
+  await conn.client.listTools();
+  return conn.call('list_models', args);
+}
+
+function success(result: CallToolResult): Record<string, unknown> {
+  expect(result.isError ?? false, textOf(result)).toBe(false);
+  expect(result.content).toHaveLength(1);
+  expect(textOf(result)).toBe(JSON.stringify(result.structuredContent));
+  return structuredOf(result);
+}
+
+function failure(result: CallToolResult): ErrorPayload {
+  expect(result.isError).toBe(true);
+  expect(result.structuredContent).toBeUndefined();
+  expect(result.content).toHaveLength(1);
+  expect(Object.keys(JSON.parse(textOf(result)) as object)).toEqual(['error']);
+  return errorOf(result);
+}
+
+function expectModelsRequest(req: RecordedRequest, query: Record<string, string>): void {
+  expect(req.method).toBe('GET');
+  expect(req.rawPath).toBe('/api/v1/models');
+  expect(req.query).toEqual(query);
+  expect(req.headers.authorization).toBe(`Bearer ${FAKE_KEY}`);
+  expect(req.headers.accept).toBe('application/json');
+  expect(req.headers).not.toHaveProperty('idempotency-key');
+  expect(req.rawBody).toBe('');
+}
+
+describe('list_models', () => {
+  it('without type sends GET /api/v1/models with no query and returns every model with its params', async () => {
+    const out = success(await list());
+
+    expect(fake.requests).toHaveLength(1);
+    expectModelsRequest(fake.requests[0]!, {});
+    expect(out).toEqual({ models: MODELS });
+    const flux = (out.models as Array<Record<string, unknown>>).find((m) => m.model_id === 't2i-flux-2-pro');
+    expect(flux?.params).toEqual([
+      {
+        name: 'aspect_ratio',
+        type: 'string',
+        required: false,
+        default: '1:1',
+        options: [
+          { label: 'Square', value: '1:1' },
+          { label: 'Wide', value: '16:9' },
+        ],
+      },
+      { name: 'seed', type: 'seed', required: false },
+    ]);
+  });
+
+  it('with type video sends ?type=video and returns only the video models, params included', async () => {
+    const out = success(await list({ type: 'video' }));
+
+    expect(fake.requests).toHaveLength(1);
+    expectModelsRequest(fake.requests[0]!, { type: 'video' });
+    expect(out).toEqual({
+      models: [
+        {
+          model_id: 't2v-kling-2',
+          name: 'Kling 2',
+          type: 'video',
+          provider: 'kling',
+          capabilities: ['text-to-video'],
+          estimated_credits: 400,
+          estimated_seconds: 90,
+          beta: true,
+          params: [{ name: 'duration', type: 'int', required: false, default: 5, min: 5, max: 10 }],
+        },
+      ],
+    });
+  });
+
+  it.each(['image', 'audio', 'text'] as const)('with type %s sends that filter and returns those models', async (type) => {
+    const out = success(await list({ type }));
+    expectModelsRequest(fake.requests[0]!, { type });
+    expect(fake.requests).toHaveLength(1);
+    expect(out).toEqual({ models: MODELS.filter((m) => m.type === type) });
+  });
+
+  it('returns an empty list as a normal result', async () => {
+    fake.models = [];
+    const out = success(await list({ type: 'audio' }));
+    expect(out).toEqual({ models: [] });
+    expectModelsRequest(fake.requests[0]!, { type: 'audio' });
+  });
+
+  it.each([
+    ['an unknown type', { type: 'images' }, 'type'],
+    ['a type that is not a string', { type: 3 }, 'type'],
+    ['an unknown argument', { provider: 'bfl' }, 'provider'],
+  ])('refuses %s with invalid_arguments and sends nothing', async (_label, args, field) => {
+    const error = failure(await list(args));
+    expect(error.code).toBe('invalid_arguments');
+    expect(error.retryable).toBe(false);
+    expect(error.fields?.map((f) => f.field)).toContain(field);
+    expect(error.message).toContain('nothing was sent to FLORA');
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it('reports a key FLORA rejects as invalid_api_key, pointing at FLORA_API_KEY', async () => {
+    fake.apiKey = 'sk_live_some_other_key';
+    const error = failure(await list());
+    expect(error).toMatchObject({ code: 'invalid_api_key', status: 401, retryable: false });
+    expect(error.message).toContain('FLORA_API_KEY');
+    expect(fake.requests).toHaveLength(1);
+    expectModelsRequest(fake.requests[0]!, {});
+  });
+});

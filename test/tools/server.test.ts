@@ -1,0 +1,328 @@
+/**
+ * What every tool shares, through the real SDK client: configuration problems answered as
+ * configuration_error without sending anything, unknown tools, the API key redacted from
+ * whatever FLORA echoes, FLORA answers we cannot read, and a crashing handler turned into
+ * internal_error without taking the server down.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import * as z from 'zod';
+import { loadConfig } from '../../src/config.js';
+import type { ErrorPayload } from '../../src/errors.js';
+import { createServer, type FloraMcpServer } from '../../src/server.js';
+import { listModels } from '../../src/tools/list-models.js';
+import { defineTool } from '../../src/tools/tool.js';
+import { FAKE_KEY, FakeFlora, faults, floraError, MODELS } from '../helpers/fake-flora.js';
+import { connect, errorOf, structuredOf, textOf, VALID_START, type Connected, type ConnectOptions } from '../helpers/harness.js';
+
+let fake: FakeFlora;
+let conn: Connected | undefined;
+/** For the servers built by hand in this file. */
+let cleanup: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  fake = await FakeFlora.start();
+});
+afterAll(async () => {
+  await fake.close();
+});
+beforeEach(() => {
+  fake.reset();
+});
+afterEach(async () => {
+  await conn?.close();
+  conn = undefined;
+  for (const c of cleanup) await c();
+  cleanup = [];
+  fake.assertAllRouted();
+});
+
+async function open(opts: ConnectOptions = {}): Promise<Connected> {
+  conn = await connect(fake, opts);
+  await conn.client.listTools();
+  return conn;
+}
+
+function success(result: CallToolResult): Record<string, unknown> {
+  expect(result.isError ?? false, textOf(result)).toBe(false);
+  expect(result.content).toHaveLength(1);
+  expect(textOf(result)).toBe(JSON.stringify(result.structuredContent));
+  return structuredOf(result);
+}
+
+function failure(result: CallToolResult): ErrorPayload {
+  expect(result.isError).toBe(true);
+  expect(result.structuredContent).toBeUndefined();
+  expect(result.content).toHaveLength(1);
+  expect(Object.keys(JSON.parse(textOf(result)) as object)).toEqual(['error']);
+  return errorOf(result);
+}
+
+/** One valid call per tool: configuration errors must win over everything else. */
+const VALID_CALLS: Array<[string, Record<string, unknown>]> = [
+  ['list_models', {}],
+  ['start_generation_run', { ...VALID_START }],
+  ['poll_run', { run_id: 'run_abc123' }],
+];
+
+describe('configuration', () => {
+  it.each([
+    ['empty', ''],
+    ['blank', '   '],
+    ['unset', undefined],
+  ])('with FLORA_API_KEY %s the server still lists its tools and every call says how to set the key', async (_label, key) => {
+    const c = await open({ env: { FLORA_API_KEY: key } });
+
+    const { tools } = await c.client.listTools();
+    expect(tools.map((t) => t.name)).toEqual(['list_models', 'start_generation_run', 'poll_run']);
+
+    for (const [name, args] of VALID_CALLS) {
+      const error = failure(await c.call(name, args));
+      expect(error.code, name).toBe('configuration_error');
+      expect(error.retryable).toBe(false);
+      expect(error.message).toContain('FLORA_API_KEY');
+      expect(error.message).toContain('"env"');
+    }
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it('reports configuration_error before looking at the arguments', async () => {
+    const c = await open({ env: { FLORA_API_KEY: '' } });
+    const error = failure(await c.call('start_generation_run', { type: 't2i' }));
+    expect(error.code).toBe('configuration_error');
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it('with FLORA_TIMEOUT_MS=abc every call returns configuration_error naming FLORA_TIMEOUT_MS', async () => {
+    const c = await open({ env: { FLORA_TIMEOUT_MS: 'abc' } });
+    expect((await c.client.listTools()).tools).toHaveLength(3);
+
+    for (const [name, args] of VALID_CALLS) {
+      const error = failure(await c.call(name, args));
+      expect(error.code, name).toBe('configuration_error');
+      expect(error.message).toContain('FLORA_TIMEOUT_MS');
+      expect(error.message).toContain('"abc"');
+      expect(error.message).toContain('"env"');
+    }
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it('names every invalid variable at once', async () => {
+    const c = await open({ env: { FLORA_TIMEOUT_MS: 'abc', FLORA_MAX_RETRIES: '9', FLORA_LOG: 'loud' } });
+    const error = failure(await c.call('list_models', {}));
+    expect(error.code).toBe('configuration_error');
+    expect(error.message).toContain('FLORA_TIMEOUT_MS');
+    expect(error.message).toContain('FLORA_MAX_RETRIES');
+    expect(error.message).toContain('FLORA_LOG');
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it('refuses a plain-http FLORA_BASE_URL on another host instead of sending the key in clear text', async () => {
+    const c = await open({ env: { FLORA_BASE_URL: 'http://flora.example.com/api/v1' } });
+    const error = failure(await c.call('list_models', {}));
+    expect(error.code).toBe('configuration_error');
+    expect(error.message).toContain('FLORA_BASE_URL');
+    expect(error.message).toContain('https');
+    expect(fake.requests).toHaveLength(0);
+  });
+});
+
+describe('unknown tools', () => {
+  it('rejects an unknown tool name with a JSON-RPC error naming it and the available tools', async () => {
+    const c = await open();
+    const call = c.call('generate_image', { prompt: 'x' });
+    await expect(call).rejects.toBeInstanceOf(McpError);
+    await expect(call).rejects.toMatchObject({ code: ErrorCode.InvalidParams });
+    await expect(call).rejects.toThrow('Unknown tool "generate_image"');
+    await expect(call).rejects.toThrow('Available tools: list_models, start_generation_run, poll_run.');
+    // One SDK prefix, not two: the wire message is our sentence alone.
+    await expect(call).rejects.toThrow(/^MCP error -32602: Unknown tool/);
+    expect(fake.requests).toHaveLength(0);
+
+    // The server keeps answering.
+    expect(success(await c.call('list_models', {}))).toEqual({ models: MODELS });
+  });
+});
+
+describe('the API key never reaches the agent', () => {
+  it("is redacted from FLORA's error message and fields", async () => {
+    fake.route('POST /generate', () =>
+      floraError(400, 'input_validation_error', `Key ${FAKE_KEY} cannot use workspace ws_studio`, [
+        { field: 'workspace_id', message: `not visible to Bearer ${FAKE_KEY}` },
+      ]),
+    );
+    const c = await open();
+    const result = await c.call('start_generation_run', { ...VALID_START });
+    const error = failure(result);
+
+    expect(JSON.stringify(result)).not.toContain(FAKE_KEY);
+    expect(error.code).toBe('input_validation_error');
+    expect(error.message).toContain('[redacted]');
+    expect(error.message).toContain('cannot use workspace ws_studio');
+    expect(error.fields?.[0]?.field).toBe('workspace_id');
+    expect(error.fields?.[0]?.message).not.toContain(FAKE_KEY);
+    expect(fake.requests).toHaveLength(1);
+    expect(fake.requests[0]!.headers.authorization).toBe(`Bearer ${FAKE_KEY}`);
+  });
+
+  it('is redacted from structuredContent and text of a successful answer', async () => {
+    fake.route('POST /generate', (_req, _res, ctx) => {
+      const reply = ctx.defaultReply();
+      return {
+        ...reply,
+        body: { ...(reply.body as object), debug: { echoed_key: FAKE_KEY, header: `Authorization: Bearer ${FAKE_KEY}` } },
+      };
+    });
+    fake.route('GET /runs/:id', (_req, _res, ctx) => {
+      const reply = ctx.defaultReply();
+      return { ...reply, body: { ...(reply.body as object), error_message: `called with ${FAKE_KEY}`, notes: [FAKE_KEY] } };
+    });
+    const c = await open();
+
+    const started = await c.call('start_generation_run', { ...VALID_START });
+    const out = success(started);
+    expect(JSON.stringify(started.structuredContent)).not.toContain(FAKE_KEY);
+    expect(textOf(started)).not.toContain(FAKE_KEY);
+    expect(out.debug).toEqual({ echoed_key: '[redacted]', header: 'Authorization: Bearer [redacted]' });
+    expect(out.run_id).toMatch(/^run_/);
+
+    const polled = await c.call('poll_run', { run_id: out.run_id });
+    const state = success(polled);
+    expect(JSON.stringify(polled.structuredContent)).not.toContain(FAKE_KEY);
+    expect(textOf(polled)).not.toContain(FAKE_KEY);
+    expect(state.error_message).toBe('called with [redacted]');
+    expect(state.notes).toEqual(['[redacted]']);
+    expect(state.status).toBe('completed');
+    expect(fake.requests).toHaveLength(2);
+  });
+
+  it('is redacted even when FLORA echoes it as an object key', async () => {
+    fake.route('GET /runs/:id', (_req, _res, ctx) => {
+      const reply = ctx.defaultReply();
+      return { ...reply, body: { ...(reply.body as object), debug: { [FAKE_KEY]: 'seen', [`Bearer ${FAKE_KEY}`]: 1 } } };
+    });
+    const c = await open();
+    const runId = success(await c.call('start_generation_run', { ...VALID_START })).run_id;
+    const polled = await c.call('poll_run', { run_id: runId });
+
+    expect(success(polled).status).toBe('completed');
+    expect(textOf(polled)).not.toContain(FAKE_KEY);
+    expect(JSON.stringify(polled.structuredContent)).not.toContain(FAKE_KEY);
+  });
+});
+
+describe("FLORA answers the server cannot read", () => {
+  it('an HTML 502 from a proxy is retried, then reported as a retryable upstream_error', async () => {
+    fake.route('GET /models', faults.html(502));
+    const c = await open();
+    const error = failure(await c.call('list_models', {}));
+
+    expect(error).toMatchObject({ code: 'upstream_error', status: 502, retryable: true });
+    expect(error.message).toContain('text/html');
+    expect(error.message).toContain('gave up after 3 attempts');
+    expect(fake.requests).toHaveLength(3);
+    for (const r of fake.requests) expect(r.rawPath).toBe('/api/v1/models');
+  });
+
+  it('a truncated JSON body is upstream_error, not a crash', async () => {
+    fake.route('GET /runs/:id', faults.truncated(200));
+    const c = await open();
+    const error = failure(await c.call('poll_run', { run_id: 'run_x' }));
+    expect(error.code).toBe('upstream_error');
+    expect(error.message).toContain('not valid JSON');
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  it('a success body of the wrong shape is upstream_error naming the field', async () => {
+    fake.route('GET /models', () => ({ status: 200, body: { models: [{ name: 'no id' }] } }));
+    const c = await open();
+    const error = failure(await c.call('list_models', {}));
+    expect(error.code).toBe('upstream_error');
+    expect(error.message).toContain('unexpected shape');
+    expect(error.message).toContain('models.0.model_id');
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  it('a reset connection on start is network_error carrying the idempotency_key every attempt used', async () => {
+    fake.route('POST /generate', faults.reset);
+    const c = await open();
+    const error = failure(await c.call('start_generation_run', { ...VALID_START }));
+
+    expect(error.code).toBe('network_error');
+    expect(fake.requests).toHaveLength(3);
+    const keys = new Set(fake.requests.map((r) => r.headers['idempotency-key']));
+    expect(keys.size).toBe(1);
+    expect(error.idempotency_key).toBe([...keys][0]);
+    expect(error.message).toContain(`idempotency_key "${error.idempotency_key}"`);
+    expect(fake.runs.size).toBe(0);
+  });
+});
+
+describe('a tool that fails unexpectedly', () => {
+  const explode = defineTool({
+    name: 'explode',
+    title: 'Explode',
+    description: 'Throws a plain Error.',
+    inputSchema: z.strictObject({}),
+    outputSchema: z.looseObject({ ok: z.boolean() }),
+    annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    async handler() {
+      throw new Error('kaboom in handler');
+    },
+  });
+  const misshapen = defineTool({
+    name: 'misshapen',
+    title: 'Misshapen',
+    description: 'Returns output that does not fit its schema.',
+    inputSchema: z.strictObject({}),
+    outputSchema: z.looseObject({ ok: z.boolean() }),
+    annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    async handler() {
+      return { structured: { ok: 'yes' } as unknown as { ok: boolean } };
+    },
+  });
+
+  async function custom(): Promise<{ client: Client; mcp: FloraMcpServer }> {
+    const mcp = createServer({
+      config: loadConfig({ FLORA_API_KEY: FAKE_KEY, FLORA_BASE_URL: fake.baseUrl }),
+      tools: [explode, misshapen, listModels],
+    });
+    const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
+    await mcp.server.connect(serverTransport);
+    const client = new Client({ name: 'vitest', version: '0' });
+    await client.connect(clientTransport);
+    cleanup.push(async () => {
+      await client.close();
+      await mcp.server.close();
+    });
+    return { client, mcp };
+  }
+
+  const call = (client: Client, name: string) => client.callTool({ name, arguments: {} }) as Promise<CallToolResult>;
+
+  it('a handler throwing a plain Error becomes internal_error, and the server keeps answering', async () => {
+    const { client, mcp } = await custom();
+
+    const error = failure(await call(client, 'explode'));
+    expect(error.code).toBe('internal_error');
+    expect(error.retryable).toBe(false);
+    expect(error.message).toContain('kaboom in handler');
+    expect(error.message).toContain('bug in the server');
+
+    expect(success(await call(client, 'list_models'))).toEqual({ models: MODELS });
+    expect(failure(await call(client, 'explode')).code).toBe('internal_error');
+    expect(mcp.inFlight()).toBe(0);
+    expect(fake.requests).toHaveLength(1);
+    expect(fake.requests[0]!.rawPath).toBe('/api/v1/models');
+  });
+
+  it('output that does not fit the tool\'s own schema becomes internal_error, not a malformed result', async () => {
+    const { client } = await custom();
+    const error = failure(await call(client, 'misshapen'));
+    expect(error.code).toBe('internal_error');
+    expect(error.message).toContain('misshapen');
+    expect(success(await call(client, 'list_models'))).toEqual({ models: MODELS });
+  });
+});
