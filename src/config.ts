@@ -5,6 +5,7 @@
  * variable to fix, and the problem is logged to stderr at start.
  */
 import * as z from 'zod';
+import { makeRedactor } from './log.js';
 
 export const LOG_LEVELS = ['off', 'error', 'warn', 'info', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -84,10 +85,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const timeoutMs = parseInt(env, 'FLORA_TIMEOUT_MS', DEFAULT_TIMEOUT_MS, 100, 600_000, problems);
   const maxRetries = parseInt(env, 'FLORA_MAX_RETRIES', DEFAULT_MAX_RETRIES, 0, 5, problems);
 
-  const rawLevel = read(env, 'FLORA_LOG')?.toLowerCase();
+  const rawLevel = read(env, 'FLORA_LOG');
   let logLevel: LogLevel = 'warn';
   if (rawLevel !== undefined) {
-    if ((LOG_LEVELS as readonly string[]).includes(rawLevel)) logLevel = rawLevel as LogLevel;
+    const level = rawLevel.toLowerCase();
+    if ((LOG_LEVELS as readonly string[]).includes(level)) logLevel = level as LogLevel;
     else problems.push(`FLORA_LOG must be one of ${LOG_LEVELS.join(', ')} (got "${rawLevel}")`);
   }
 
@@ -96,7 +98,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     problems.push('FLORA_API_KEY contains whitespace or control characters; paste the key exactly as FLORA showed it');
   }
 
-  return { apiKey, baseUrl, timeoutMs, maxRetries, logLevel, problems };
+  // Messages quote the bad values; a key pasted into the wrong variable must not be quoted back.
+  const redact = makeRedactor(apiKey);
+  return { apiKey, baseUrl, timeoutMs, maxRetries, logLevel, problems: problems.map(redact) };
 }
 
 export const MISSING_KEY_MESSAGE =

@@ -112,7 +112,7 @@ export class FloraClient {
   }
 
   /** GET /runs/{run_id}. The URL is built from the ID against FLORA_BASE_URL, never from a poll_url. */
-  getRun(runId: string, opts: CallOptions = {}): Promise<RunStatus> {
+  async getRun(runId: string, opts: CallOptions = {}): Promise<RunStatus> {
     if (!RUN_ID_PATTERN.test(runId)) {
       throw new InvalidArgumentsError(`run_id "${runId}" is not a FLORA run ID.`, [
         { field: 'run_id', message: RUN_ID_RULE },

@@ -1,0 +1,190 @@
+/**
+ * loadConfig / configurationProblem: what a user's "env" block turns into, and the message they
+ * see when it is wrong.
+ */
+import { describe, it, expect } from 'vitest';
+import { configurationProblem, DEFAULT_BASE_URL, loadConfig, MISSING_KEY_MESSAGE } from '../src/config.js';
+
+const KEY = 'sk_live_Config7Secret_9d2e';
+
+function problemFor(env: Record<string, string | undefined>): string | undefined {
+  return configurationProblem(loadConfig({ FLORA_API_KEY: KEY, ...env }));
+}
+
+describe('defaults', () => {
+  it('an empty env gives FLORA defaults and asks for the key', () => {
+    const config = loadConfig({});
+
+    expect(config.apiKey).toBeUndefined();
+    expect(config.baseUrl.href).toBe('https://app.flora.ai/api/v1');
+    expect(config.timeoutMs).toBe(30_000);
+    expect(config.maxRetries).toBe(2);
+    expect(config.logLevel).toBe('warn');
+    expect(config.problems).toEqual([]);
+  });
+
+  it('a key alone is a usable configuration', () => {
+    const config = loadConfig({ FLORA_API_KEY: KEY });
+
+    expect(config.apiKey).toBe(KEY);
+    expect(config.problems).toEqual([]);
+    expect(configurationProblem(config)).toBeUndefined();
+  });
+
+  it('blank values count as unset and fall back to the defaults', () => {
+    const config = loadConfig({
+      FLORA_API_KEY: '   ',
+      FLORA_BASE_URL: '',
+      FLORA_TIMEOUT_MS: ' ',
+      FLORA_MAX_RETRIES: '',
+      FLORA_LOG: '\t',
+    });
+
+    expect(config.apiKey).toBeUndefined();
+    expect(config.baseUrl.href).toBe('https://app.flora.ai/api/v1');
+    expect(config.timeoutMs).toBe(30_000);
+    expect(config.maxRetries).toBe(2);
+    expect(config.logLevel).toBe('warn');
+    expect(config.problems).toEqual([]);
+    expect(configurationProblem(config)).toBe(MISSING_KEY_MESSAGE);
+  });
+
+  it('the key is trimmed, and valid settings are taken', () => {
+    const config = loadConfig({
+      FLORA_API_KEY: `  ${KEY}\n`,
+      FLORA_TIMEOUT_MS: '12000',
+      FLORA_LOG: 'DEBUG',
+    });
+
+    expect(config.apiKey).toBe(KEY);
+    expect(config.timeoutMs).toBe(12_000);
+    expect(config.logLevel).toBe('debug');
+    expect(configurationProblem(config)).toBeUndefined();
+  });
+});
+
+describe('missing key', () => {
+  it('points the user at FLORA_API_KEY in the "env" block', () => {
+    const problem = configurationProblem(loadConfig({ FLORA_BASE_URL: 'https://app.flora.ai/api/v1' }));
+
+    expect(problem).toBeDefined();
+    expect(problem).toMatch(/FLORA_API_KEY is not set/);
+    expect(problem).toMatch(/"env" block/);
+  });
+});
+
+describe('invalid settings name the variable to fix', () => {
+  it.each(['abc', '0', '1.5', '-5', '99999999'])('FLORA_TIMEOUT_MS=%s', (value) => {
+    const config = loadConfig({ FLORA_API_KEY: KEY, FLORA_TIMEOUT_MS: value });
+
+    expect(config.problems).toHaveLength(1);
+    expect(config.problems[0]).toMatch(/FLORA_TIMEOUT_MS/);
+    const problem = configurationProblem(config);
+    expect(problem).toMatch(/FLORA_TIMEOUT_MS/);
+    expect(problem).toMatch(/"env" block/);
+    expect(problem).toContain(`"${value}"`);
+  });
+
+  it('FLORA_LOG=verbose', () => {
+    const problem = problemFor({ FLORA_LOG: 'verbose' });
+
+    expect(problem).toMatch(/FLORA_LOG must be one of off, error, warn, info, debug/);
+    expect(problem).toContain('"verbose"');
+  });
+
+  it.each([
+    ['not a URL', 'app.flora.ai/api/v1'],
+    ['plain http to a remote host', 'http://app.flora.ai/api/v1'],
+    ['plain http to a host that only starts with localhost', 'http://localhost.example.com/api/v1'],
+    ['plain http to a host that only starts with 127.0.0.1', 'http://127.0.0.1.example.com/api/v1'],
+    ['a non-http scheme', 'ftp://app.flora.ai/api/v1'],
+    ['credentials', 'https://user:hunter2@app.flora.ai/api/v1'],
+    ['a query', 'https://app.flora.ai/api/v1?debug=1'],
+    ['a fragment', 'https://app.flora.ai/api/v1#x'],
+  ])('FLORA_BASE_URL with %s', (_label, value) => {
+    const config = loadConfig({ FLORA_API_KEY: KEY, FLORA_BASE_URL: value });
+
+    expect(config.problems).toHaveLength(1);
+    expect(config.problems[0]).toMatch(/^FLORA_BASE_URL /);
+    const problem = configurationProblem(config);
+    expect(problem).toMatch(/FLORA_BASE_URL/);
+    expect(problem).toMatch(/"env" block/);
+    // The bad URL is never used: the key could only go to FLORA itself.
+    expect(config.baseUrl.href).toBe(DEFAULT_BASE_URL);
+  });
+
+  it('a credentialed base URL is not echoed back with its password', () => {
+    const problem = problemFor({ FLORA_BASE_URL: 'https://user:hunter2@app.flora.ai/api/v1' });
+
+    expect(problem).toMatch(/FLORA_BASE_URL/);
+    expect(problem).not.toContain('hunter2');
+  });
+
+  it('every bad variable is reported at once', () => {
+    const config = loadConfig({ FLORA_API_KEY: KEY, FLORA_TIMEOUT_MS: 'abc', FLORA_LOG: 'loud' });
+
+    expect(config.problems).toHaveLength(2);
+    const problem = configurationProblem(config);
+    expect(problem).toMatch(/FLORA_TIMEOUT_MS/);
+    expect(problem).toMatch(/FLORA_LOG/);
+  });
+
+  it('a key with whitespace inside names FLORA_API_KEY', () => {
+    const problem = configurationProblem(loadConfig({ FLORA_API_KEY: 'sk_live_abc def' }));
+
+    expect(problem).toMatch(/FLORA_API_KEY contains whitespace/);
+  });
+});
+
+describe('loopback http is accepted for local testing', () => {
+  it.each([
+    ['http://127.0.0.1:1234/api/v1', 'http://127.0.0.1:1234/api/v1'],
+    ['http://localhost', 'http://localhost/'],
+    ['http://localhost:8080/api/v1/', 'http://localhost:8080/api/v1/'],
+    ['http://[::1]:9000/api/v1', 'http://[::1]:9000/api/v1'],
+    ['https://flora.example.com/api/v1', 'https://flora.example.com/api/v1'],
+  ])('%s', (value, href) => {
+    const config = loadConfig({ FLORA_API_KEY: KEY, FLORA_BASE_URL: value });
+
+    expect(config.problems).toEqual([]);
+    expect(config.baseUrl.href).toBe(href);
+    expect(configurationProblem(config)).toBeUndefined();
+  });
+});
+
+describe('the API key never appears in a problem message', () => {
+  it.each([
+    ['FLORA_TIMEOUT_MS', { FLORA_TIMEOUT_MS: 'abc' }],
+    ['FLORA_MAX_RETRIES', { FLORA_MAX_RETRIES: '9' }],
+    ['FLORA_LOG', { FLORA_LOG: 'verbose' }],
+    ['FLORA_BASE_URL (not a URL)', { FLORA_BASE_URL: 'nope' }],
+    ['FLORA_BASE_URL (http remote)', { FLORA_BASE_URL: 'http://app.flora.ai/api/v1' }],
+    ['FLORA_BASE_URL (key as password)', { FLORA_BASE_URL: `https://u:${KEY}@app.flora.ai/api/v1` }],
+    ['FLORA_BASE_URL (key in query)', { FLORA_BASE_URL: `https://app.flora.ai/api/v1?key=${KEY}` }],
+    ['FLORA_BASE_URL (key in http URL)', { FLORA_BASE_URL: `http://app.flora.ai/api/v1?key=${KEY}` }],
+  ])('%s', (_label, env) => {
+    const problem = problemFor(env);
+
+    expect(problem).toBeDefined();
+    expect(problem).not.toContain(KEY);
+  });
+
+  it('a key with whitespace is not echoed back', () => {
+    const bad = `${KEY} extra`;
+    const problem = configurationProblem(loadConfig({ FLORA_API_KEY: bad }));
+
+    expect(problem).toMatch(/FLORA_API_KEY/);
+    expect(problem).not.toContain(KEY);
+  });
+
+  it.each(['FLORA_BASE_URL', 'FLORA_TIMEOUT_MS', 'FLORA_LOG'])(
+    'the key pasted into %s by mistake is not echoed back',
+    (name) => {
+      const problem = problemFor({ [name]: KEY });
+
+      expect(problem).toMatch(new RegExp(name));
+      expect(problem).not.toContain(KEY);
+      expect(problem?.toLowerCase()).not.toContain(KEY.toLowerCase());
+    },
+  );
+});

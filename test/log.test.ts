@@ -1,0 +1,156 @@
+/**
+ * Redaction and the stderr logger: the API key must never reach a log line or a redacted value,
+ * and a logger writes nothing above its level.
+ */
+import { describe, it, expect } from 'vitest';
+import type { LogLevel } from '../src/config.js';
+import { createLogger, makeRedactor, redactValue } from '../src/log.js';
+
+const KEY = 'sk_live_LogSecret_7c1f0a';
+/** A configured key that does not look like a FLORA key, so only the exact-value rule can catch it. */
+const ODD_KEY = 'flora-custom-Key-1234';
+
+function capture(level: LogLevel, secret: string | undefined = KEY) {
+  const lines: string[] = [];
+  const log = createLogger(level, makeRedactor(secret), (line) => lines.push(line));
+  return { log, lines };
+}
+
+describe('makeRedactor', () => {
+  it('replaces the configured key wherever it appears', () => {
+    const redact = makeRedactor(ODD_KEY);
+
+    const out = redact(`key=${ODD_KEY}; again:${ODD_KEY}${ODD_KEY} end`);
+
+    expect(out).not.toContain(ODD_KEY);
+    expect(out).toBe('key=[redacted]; again:[redacted][redacted] end');
+  });
+
+  it.each([
+    ['a live key', 'sk_live_someoneElse_123'],
+    ['a test key', 'sk_test_AbC-def_456'],
+  ])('redacts %s that is not the configured one', (_label, token) => {
+    const out = makeRedactor(KEY)(`FLORA said: ${token} is invalid`);
+
+    expect(out).toBe('FLORA said: [redacted] is invalid');
+  });
+
+  it('redacts a sk_live_ token even with no key configured', () => {
+    const out = makeRedactor(undefined)('echo sk_live_abc123XYZ back');
+
+    expect(out).toBe('echo [redacted] back');
+  });
+
+  it.each([
+    ['header line', 'Authorization: Bearer abc.def-ghi', 'Authorization: Bearer [redacted]'],
+    ['JSON string', '{"authorization":"Bearer tok_123"}', '{"authorization":"Bearer [redacted]"}'],
+    ['several spaces', 'Bearer   opaque_999, next', 'Bearer   [redacted], next'],
+  ])('redacts a bearer token in a %s', (_label, text, expected) => {
+    expect(makeRedactor(undefined)(text)).toBe(expected);
+  });
+
+  it('leaves text without secrets untouched', () => {
+    const text = 'GET /api/v1/runs/run_abc -> 200 in 12 ms (req_42)';
+
+    expect(makeRedactor(KEY)(text)).toBe(text);
+  });
+});
+
+describe('redactValue', () => {
+  it('redacts strings nested in arrays and objects and keeps everything else', () => {
+    const redact = makeRedactor(ODD_KEY);
+    const value = {
+      note: `the key is ${ODD_KEY}`,
+      list: ['plain', `Bearer ${ODD_KEY}`, ['deeper', ODD_KEY]],
+      nested: { inner: { token: `x${ODD_KEY}y`, other: 'sk_test_zzz_1' } },
+      count: 3,
+      ok: true,
+      none: null,
+    };
+
+    const out = redactValue(value, redact);
+
+    expect(out).toEqual({
+      note: 'the key is [redacted]',
+      list: ['plain', 'Bearer [redacted]', ['deeper', '[redacted]']],
+      nested: { inner: { token: 'x[redacted]y', other: '[redacted]' } },
+      count: 3,
+      ok: true,
+      none: null,
+    });
+    expect(JSON.stringify(out)).not.toContain(ODD_KEY);
+  });
+
+  it('does not modify the value it was given', () => {
+    const value = { a: [KEY] };
+
+    redactValue(value, makeRedactor(KEY));
+
+    expect(value.a[0]).toBe(KEY);
+  });
+});
+
+describe('createLogger', () => {
+  it.each<[LogLevel, string[]]>([
+    ['off', []],
+    ['error', ['error']],
+    ['warn', ['error', 'warn']],
+    ['info', ['error', 'warn', 'info']],
+    ['debug', ['error', 'warn', 'info', 'debug']],
+  ])('at %s writes only %j', (level, written) => {
+    const { log, lines } = capture(level);
+
+    log.error('e-msg');
+    log.warn('w-msg');
+    log.info('i-msg');
+    log.debug('d-msg');
+
+    expect(lines.map((l) => / (error|warn|info|debug): /.exec(l)?.[1])).toEqual(written);
+    for (const l of lines) expect(l.endsWith('\n')).toBe(true);
+  });
+
+  it('writes the message and its data on one line', () => {
+    const { log, lines } = capture('info');
+
+    log.info('poll_run ok', { run_id: 'run_1', ms: 12 });
+
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/ info: poll_run ok \{"run_id":"run_1","ms":12\}\n$/);
+  });
+
+  it('never writes the key: not in the message, the data, or an Error', () => {
+    const { log, lines } = capture('debug', ODD_KEY);
+    const err = new Error(`FLORA rejected ${ODD_KEY}`);
+
+    log.error(`calling with ${ODD_KEY}`);
+    log.warn('request', { headers: { Authorization: `Bearer ${ODD_KEY}` }, keys: [ODD_KEY] });
+    log.info('failed', err);
+    log.debug('raw', ODD_KEY);
+
+    expect(lines).toHaveLength(4);
+    for (const line of lines) expect(line).not.toContain(ODD_KEY);
+    expect(lines[0]).toContain('calling with [redacted]');
+    expect(lines[1]).toContain('"Bearer [redacted]"');
+    expect(lines[2]).toContain('FLORA rejected [redacted]');
+    expect(lines[3]).toContain('"[redacted]"');
+  });
+
+  it('redacts any sk_live_ key in an Error stack', () => {
+    const { log, lines } = capture('error', undefined);
+
+    log.error('boom', new Error('upstream echoed sk_live_other_999'));
+
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).not.toContain('sk_live_other_999');
+    expect(lines[0]).toContain('upstream echoed [redacted]');
+  });
+
+  it('at off writes nothing even for errors carrying the key', () => {
+    const { log, lines } = capture('off');
+
+    log.error(KEY, new Error(KEY));
+    log.warn(KEY, { KEY });
+
+    expect(lines).toEqual([]);
+  });
+});
