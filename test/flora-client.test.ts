@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { describe, it, expect, beforeAll, afterAll, beforeEach, afterEach } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FloraError, type ErrorPayload } from '../src/errors.js';
 import { FloraClient, type FloraClientOptions } from '../src/flora/client.js';
 import type { GenerateBody } from '../src/flora/schemas.js';
@@ -17,21 +17,11 @@ import {
   type Handler,
   type RecordedRequest,
 } from './helpers/fake-flora.js';
+import { useFakeFlora } from './helpers/harness.js';
 
 let fake: FakeFlora;
 
-beforeAll(async () => {
-  fake = await FakeFlora.start();
-});
-afterAll(async () => {
-  await fake.close();
-});
-beforeEach(() => {
-  fake.reset();
-});
-afterEach(() => {
-  fake.assertAllRouted();
-});
+useFakeFlora((f) => (fake = f));
 
 const BODY: GenerateBody = {
   workspace_id: 'ws_studio',

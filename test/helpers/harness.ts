@@ -5,12 +5,13 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import type { ErrorPayload } from '../../src/errors.js';
 import type { FloraClientOptions } from '../../src/flora/client.js';
 import type { Logger } from '../../src/log.js';
 import { createServer, type FloraMcpServer } from '../../src/server.js';
-import { FAKE_KEY, type FakeFlora } from './fake-flora.js';
+import { FAKE_KEY, FakeFlora } from './fake-flora.js';
 
 export interface Connected {
   client: Client;
@@ -80,3 +81,43 @@ export const VALID_START = {
   prompt: 'a ceramic mug on a wooden table',
   type: 'image',
 } as const;
+
+/**
+ * One fake FLORA for the test file: started before all tests, reset before each, and after each
+ * (once `cleanup` ran) any request that no route served fails the test.
+ */
+export function useFakeFlora(onStart: (fake: FakeFlora) => void, cleanup?: () => Promise<void> | void): void {
+  let fake: FakeFlora | undefined;
+  beforeAll(async () => {
+    fake = await FakeFlora.start();
+    onStart(fake);
+  });
+  afterAll(async () => {
+    await fake?.close();
+  });
+  beforeEach(() => fake?.reset());
+  afterEach(async () => {
+    await cleanup?.();
+    fake?.assertAllRouted();
+  });
+}
+
+/**
+ * A successful result as the agent gets it: not an error, the first block the JSON of
+ * structuredContent, and `extraBlocks` more blocks after it. Returns structuredContent.
+ */
+export function success(result: CallToolResult, extraBlocks = 0): Record<string, unknown> {
+  expect(result.isError ?? false, JSON.stringify(result.content)).toBe(false);
+  expect(result.content).toHaveLength(1 + extraBlocks);
+  expect(textOf(result)).toBe(JSON.stringify(result.structuredContent));
+  return structuredOf(result);
+}
+
+/** An error result as the agent gets it: one text block holding only {"error":{...}}. */
+export function failure(result: CallToolResult): ErrorPayload {
+  expect(result.isError).toBe(true);
+  expect(result.structuredContent).toBeUndefined();
+  expect(result.content).toHaveLength(1);
+  expect(Object.keys(JSON.parse(textOf(result)) as object)).toEqual(['error']);
+  return errorOf(result);
+}

@@ -2,29 +2,30 @@
  * list_models through the real SDK client: the GET /api/v1/models request FLORA receives (with or
  * without ?type=) and the models, params included, that the agent gets back.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { ErrorPayload } from '../../src/errors.js';
 import { FAKE_KEY, FakeFlora, MODELS, type RecordedRequest } from '../helpers/fake-flora.js';
-import { connect, errorOf, structuredOf, textOf, type Connected } from '../helpers/harness.js';
+import {
+  connect,
+  errorOf,
+  structuredOf,
+  textOf,
+  type Connected,
+  failure,
+  success,
+  useFakeFlora,
+} from '../helpers/harness.js';
 
 let fake: FakeFlora;
 let conn: Connected | undefined;
 
-beforeAll(async () => {
-  fake = await FakeFlora.start();
-});
-afterAll(async () => {
-  await fake.close();
-});
-beforeEach(() => {
-  fake.reset();
-});
-afterEach(async () => {
-  await conn?.close();
-  conn = undefined;
-  fake.assertAllRouted();
-});
+useFakeFlora(
+  (f) => (fake = f),
+  async () => {
+    await conn?.close();
+    conn = undefined;
+  },
+);
 
 /** Connect and list tools first, as MCP hosts do, so the SDK client validates structuredContent. */
 async function list(args?: Record<string, unknown>): Promise<CallToolResult> {
@@ -33,20 +34,7 @@ async function list(args?: Record<string, unknown>): Promise<CallToolResult> {
   return conn.call('list_models', args);
 }
 
-function success(result: CallToolResult): Record<string, unknown> {
-  expect(result.isError ?? false, textOf(result)).toBe(false);
-  expect(result.content).toHaveLength(1);
-  expect(textOf(result)).toBe(JSON.stringify(result.structuredContent));
-  return structuredOf(result);
-}
 
-function failure(result: CallToolResult): ErrorPayload {
-  expect(result.isError).toBe(true);
-  expect(result.structuredContent).toBeUndefined();
-  expect(result.content).toHaveLength(1);
-  expect(Object.keys(JSON.parse(textOf(result)) as object)).toEqual(['error']);
-  return errorOf(result);
-}
 
 function expectModelsRequest(req: RecordedRequest, query: Record<string, string>): void {
   expect(req.method).toBe('GET');

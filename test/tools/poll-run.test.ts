@@ -3,29 +3,31 @@
  * state as the agent sees it, IDs that could change the URL refused before anything is sent, and
  * the API key kept on FLORA_BASE_URL's origin whatever FLORA answers.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { ErrorPayload } from '../../src/errors.js';
 import { FAKE_KEY, FakeFlora, type RecordedRequest } from '../helpers/fake-flora.js';
-import { connect, errorOf, structuredOf, textOf, VALID_START, type Connected } from '../helpers/harness.js';
+import {
+  connect,
+  errorOf,
+  structuredOf,
+  textOf,
+  VALID_START,
+  type Connected,
+  failure,
+  success,
+  useFakeFlora,
+} from '../helpers/harness.js';
 
 let fake: FakeFlora;
 let conn: Connected | undefined;
 
-beforeAll(async () => {
-  fake = await FakeFlora.start();
-});
-afterAll(async () => {
-  await fake.close();
-});
-beforeEach(() => {
-  fake.reset();
-});
-afterEach(async () => {
-  await conn?.close();
-  conn = undefined;
-  fake.assertAllRouted();
-});
+useFakeFlora(
+  (f) => (fake = f),
+  async () => {
+    await conn?.close();
+    conn = undefined;
+  },
+);
 
 /** Connect and list tools first, as MCP hosts do, so the SDK client validates structuredContent. */
 async function open(): Promise<Connected> {
@@ -46,20 +48,7 @@ async function startRun(args: Record<string, unknown> = { ...VALID_START }): Pro
   return runId;
 }
 
-function success(result: CallToolResult): Record<string, unknown> {
-  expect(result.isError ?? false, textOf(result)).toBe(false);
-  expect(result.content).toHaveLength(1);
-  expect(textOf(result)).toBe(JSON.stringify(result.structuredContent));
-  return structuredOf(result);
-}
 
-function failure(result: CallToolResult): ErrorPayload {
-  expect(result.isError).toBe(true);
-  expect(result.structuredContent).toBeUndefined();
-  expect(result.content).toHaveLength(1);
-  expect(Object.keys(JSON.parse(textOf(result)) as object)).toEqual(['error']);
-  return errorOf(result);
-}
 
 function expectRunRequest(req: RecordedRequest, runId: string): void {
   expect(req.method).toBe('GET');

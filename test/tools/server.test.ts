@@ -4,40 +4,43 @@
  * whatever FLORA echoes, FLORA answers we cannot read, and a crashing handler turned into
  * internal_error without taking the server down.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod';
 import { loadConfig } from '../../src/config.js';
-import type { ErrorPayload } from '../../src/errors.js';
 import { createServer, type FloraMcpServer } from '../../src/server.js';
 import { listModels } from '../../src/tools/list-models.js';
 import { defineTool } from '../../src/tools/tool.js';
 import { FAKE_KEY, FakeFlora, faults, floraError, MODELS } from '../helpers/fake-flora.js';
-import { connect, errorOf, structuredOf, textOf, VALID_START, type Connected, type ConnectOptions } from '../helpers/harness.js';
+import {
+  connect,
+  errorOf,
+  structuredOf,
+  textOf,
+  VALID_START,
+  type Connected,
+  type ConnectOptions,
+  failure,
+  success,
+  useFakeFlora,
+} from '../helpers/harness.js';
 
 let fake: FakeFlora;
 let conn: Connected | undefined;
 /** For the servers built by hand in this file. */
 let cleanup: Array<() => Promise<void>> = [];
 
-beforeAll(async () => {
-  fake = await FakeFlora.start();
-});
-afterAll(async () => {
-  await fake.close();
-});
-beforeEach(() => {
-  fake.reset();
-});
-afterEach(async () => {
-  await conn?.close();
-  conn = undefined;
-  for (const c of cleanup) await c();
-  cleanup = [];
-  fake.assertAllRouted();
-});
+useFakeFlora(
+  (f) => (fake = f),
+  async () => {
+    await conn?.close();
+    conn = undefined;
+    for (const c of cleanup) await c();
+    cleanup = [];
+  },
+);
 
 async function open(opts: ConnectOptions = {}): Promise<Connected> {
   conn = await connect(fake, opts);
@@ -45,20 +48,7 @@ async function open(opts: ConnectOptions = {}): Promise<Connected> {
   return conn;
 }
 
-function success(result: CallToolResult): Record<string, unknown> {
-  expect(result.isError ?? false, textOf(result)).toBe(false);
-  expect(result.content).toHaveLength(1);
-  expect(textOf(result)).toBe(JSON.stringify(result.structuredContent));
-  return structuredOf(result);
-}
 
-function failure(result: CallToolResult): ErrorPayload {
-  expect(result.isError).toBe(true);
-  expect(result.structuredContent).toBeUndefined();
-  expect(result.content).toHaveLength(1);
-  expect(Object.keys(JSON.parse(textOf(result)) as object)).toEqual(['error']);
-  return errorOf(result);
-}
 
 /** One valid call per tool: configuration errors must win over everything else. */
 const VALID_CALLS: Array<[string, Record<string, unknown>]> = [

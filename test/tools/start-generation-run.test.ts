@@ -3,31 +3,34 @@
  * body, Idempotency-Key) and what the agent gets back, on success, on FLORA's errors, on retries,
  * and when the arguments are refused before anything is sent.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { ErrorPayload } from '../../src/errors.js';
 import { FAKE_KEY, FakeFlora, floraError, type RecordedRequest } from '../helpers/fake-flora.js';
-import { connect, errorOf, structuredOf, textOf, VALID_START, type Connected, type ConnectOptions } from '../helpers/harness.js';
+import {
+  connect,
+  errorOf,
+  structuredOf,
+  textOf,
+  VALID_START,
+  type Connected,
+  type ConnectOptions,
+  failure,
+  success,
+  useFakeFlora,
+} from '../helpers/harness.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 let fake: FakeFlora;
 let conn: Connected | undefined;
 
-beforeAll(async () => {
-  fake = await FakeFlora.start();
-});
-afterAll(async () => {
-  await fake.close();
-});
-beforeEach(() => {
-  fake.reset();
-});
-afterEach(async () => {
-  await conn?.close();
-  conn = undefined;
-  fake.assertAllRouted();
-});
+useFakeFlora(
+  (f) => (fake = f),
+  async () => {
+    await conn?.close();
+    conn = undefined;
+  },
+);
 
 /** Connect and list tools first, as MCP hosts do, so the SDK client validates structuredContent. */
 async function open(opts: ConnectOptions = {}): Promise<Connected> {
@@ -41,24 +44,7 @@ function start(args: Record<string, unknown>): Promise<CallToolResult> {
   return conn.call('start_generation_run', args);
 }
 
-function success(result: CallToolResult): Record<string, unknown> {
-  expect(result.isError ?? false, textOf(result)).toBe(false);
-  expect(result.content).toHaveLength(1);
-  expect(textOf(result)).toBe(JSON.stringify(result.structuredContent));
-  return structuredOf(result);
-}
 
-function failure(result: CallToolResult): ErrorPayload {
-  expect(result.isError).toBe(true);
-  expect(result.structuredContent).toBeUndefined();
-  expect(result.content).toHaveLength(1);
-  expect(Object.keys(JSON.parse(textOf(result)) as object)).toEqual(['error']);
-  const error = errorOf(result);
-  expect(error.code).toEqual(expect.any(String));
-  expect(error.message).toEqual(expect.any(String));
-  expect(error.retryable).toEqual(expect.any(Boolean));
-  return error;
-}
 
 function onlyRequest(): RecordedRequest {
   expect(fake.requests).toHaveLength(1);
