@@ -13,6 +13,8 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const DEFAULT_BASE_URL = 'https://app.flora.ai/api/v1';
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_RETRIES = 2;
+/** Claude Desktop cuts a tool call at about 60 s: a wait must end, and answer, before that. */
+export const DEFAULT_MAX_WAIT_SECONDS = 50;
 
 export interface Config {
   /** Undefined when FLORA_API_KEY is unset or blank. */
@@ -20,6 +22,8 @@ export interface Config {
   baseUrl: URL;
   timeoutMs: number;
   maxRetries: number;
+  /** Upper bound of a tool call's wait_seconds. */
+  maxWaitSeconds: number;
   logLevel: LogLevel;
   /** One line per invalid variable, each naming it. Empty when the config is usable. */
   problems: string[];
@@ -84,6 +88,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const baseUrl = parseBaseUrl(read(env, 'FLORA_BASE_URL'), problems);
   const timeoutMs = parseInt(env, 'FLORA_TIMEOUT_MS', DEFAULT_TIMEOUT_MS, 100, 600_000, problems);
   const maxRetries = parseInt(env, 'FLORA_MAX_RETRIES', DEFAULT_MAX_RETRIES, 0, 5, problems);
+  const maxWaitSeconds = parseInt(env, 'FLORA_MAX_WAIT_SECONDS', DEFAULT_MAX_WAIT_SECONDS, 0, 600, problems);
 
   const rawLevel = read(env, 'FLORA_LOG');
   let logLevel: LogLevel = 'warn';
@@ -100,7 +105,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 
   // Messages quote the bad values; a key pasted into the wrong variable must not be quoted back.
   const redact = makeRedactor(apiKey);
-  return { apiKey, baseUrl, timeoutMs, maxRetries, logLevel, problems: problems.map(redact) };
+  return { apiKey, baseUrl, timeoutMs, maxRetries, maxWaitSeconds, logLevel, problems: problems.map(redact) };
 }
 
 export const MISSING_KEY_MESSAGE =

@@ -10,6 +10,7 @@ import {
   ErrorCode,
   ListToolsRequestSchema,
   type CallToolResult,
+  type ServerNotification,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod';
@@ -17,7 +18,8 @@ import { configurationProblem, type Config } from './config.js';
 import { ConfigurationError, FloraError } from './errors.js';
 import { FloraClient, type FloraClientOptions } from './flora/client.js';
 import { makeRedactor, redactValue, silentLogger, type Logger } from './log.js';
-import { TOOLS } from './tools/index.js';
+import { buildTools } from './tools/index.js';
+import { RunMemory } from './tools/run-wait.js';
 import {
   invalidArguments,
   toToolError,
@@ -60,10 +62,36 @@ export function toolListing(tools: readonly ToolDefinition[]): Tool[] {
   }));
 }
 
+/** Throttle for progress notifications: at most about one a second, the last one always. */
+const PROGRESS_MIN_GAP_MS = 900;
+
+/**
+ * notifications/progress for the caller's token: values only ever increase (the spec's MUST),
+ * and a burst is thinned to about one a second, except the final 100.
+ */
+function progressReporter(
+  token: string | number | undefined,
+  send: (n: ServerNotification) => Promise<void>,
+): (value: number, message: string) => void {
+  if (token === undefined) return () => {};
+  let last = -1;
+  let lastAt = 0;
+  return (value, message) => {
+    const now = Date.now();
+    if (value <= last || (value < 100 && now - lastAt < PROGRESS_MIN_GAP_MS)) return;
+    last = value;
+    lastAt = now;
+    send({ method: 'notifications/progress', params: { progressToken: token, progress: value, total: 100, message } }).catch(
+      () => {},
+    );
+  };
+}
+
 export function createServer(deps: ServerDeps): FloraMcpServer {
   const { config } = deps;
   const log = deps.logger ?? silentLogger;
-  const tools = deps.tools ?? TOOLS;
+  const tools = deps.tools ?? buildTools({ maxWaitSeconds: config.maxWaitSeconds });
+  const runs = new RunMemory();
   const byName = new Map(tools.map((t) => [t.name, t]));
   const redact = makeRedactor(config.apiKey);
   const problem = configurationProblem(config);
@@ -108,12 +136,13 @@ export function createServer(deps: ServerDeps): FloraMcpServer {
       if (client === undefined) throw new ConfigurationError(problem as string);
       const args = tool.inputSchema.safeParse(request.params.arguments ?? {});
       if (!args.success) throw invalidArguments(tool.name, args.error);
-      const out = await tool.handler(args.data, { client, signal: extra.signal, log });
+      const progress = progressReporter(request.params._meta?.progressToken, extra.sendNotification);
+      const out = await tool.handler(args.data, { client, signal: extra.signal, log, progress, runs });
       const structured = redactValue(out.structured, redact);
       const checked = tool.outputSchema.safeParse(structured);
       if (!checked.success) throw unexpectedError(new Error(`output of ${tool.name} does not fit its schema`));
       log.info(`${tool.name} ok in ${Date.now() - t0} ms`);
-      return toToolResult(structured, out.content && redactValue(out.content, redact));
+      return toToolResult(structured, out.extraContent && redactValue(out.extraContent, redact));
     } catch (err) {
       const floraError = err instanceof FloraError ? err : unexpectedError(err);
       if (floraError.code === 'internal_error') log.error(`${tool.name} failed unexpectedly`, err);

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { TOOLS } from '../src/tools/index.js';
+import { buildTools } from '../src/tools/index.js';
+
+const TOOLS = buildTools();
 import { withToolReference } from './helpers/tool-reference.js';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');

@@ -5,7 +5,9 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod';
-import { TOOLS } from '../src/tools/index.js';
+import { buildTools } from '../src/tools/index.js';
+
+const TOOLS = buildTools();
 import { FakeFlora } from './helpers/fake-flora.js';
 import { connect, type Connected } from './helpers/harness.js';
 
@@ -132,7 +134,7 @@ describe('tools/list', () => {
     const schema = tool('start_generation_run').inputSchema;
     expect([...(schema.required ?? [])].sort()).toEqual(['project_id', 'prompt', 'type', 'workspace_id']);
     expect(Object.keys(schema.properties ?? {}).sort()).toEqual(
-      ['callback_url', 'idempotency_key', 'model', 'params', 'project_id', 'prompt', 'type', 'workspace_id'].sort(),
+      ['callback_url', 'idempotency_key', 'model', 'params', 'project_id', 'prompt', 'type', 'wait_seconds', 'workspace_id'].sort(),
     );
     expect(schema.additionalProperties).toBe(false);
   });

@@ -13,6 +13,7 @@ import type * as z from 'zod';
 import {
   ErrorEnvelope,
   type GenerateBody,
+  GenerationList,
   ModelList,
   RunStatus,
   StartRunResponse,
@@ -27,6 +28,7 @@ import {
   UpstreamError,
 } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
+import { sleep } from '../sleep.js';
 import { SERVER_NAME, VERSION } from '../version.js';
 
 export const RUN_ID_RULE =
@@ -109,6 +111,14 @@ export class FloraClient {
   /** GET /models, optionally filtered by type. */
   listModels(type: GenerationType | undefined, opts: CallOptions = {}): Promise<ModelList> {
     return this.request({ method: 'GET', path: ['models'], query: { type }, schema: ModelList, signal: opts.signal });
+  }
+
+  /** GET /generations: generation history, newest first. */
+  listGenerations(
+    query: { workspace_id?: string; project_id?: string; limit?: number; cursor?: string },
+    opts: CallOptions = {},
+  ): Promise<GenerationList> {
+    return this.request({ method: 'GET', path: ['generations'], query, schema: GenerationList, signal: opts.signal });
   }
 
   /** GET /runs/{run_id}. The URL is built from the ID against FLORA_BASE_URL, never from a poll_url. */
@@ -259,8 +269,26 @@ function withMessage(err: FloraError, message: string): FloraError {
   return err;
 }
 
+/**
+ * A start that reached FLORA but whose answer was lost: a retry was refused as a duplicate, or a
+ * 2xx answer could not be read. The run exists; the caller may look it up, never start it again.
+ */
+export class LostStartError extends FloraApiError {}
+
+/** True when `err` says a start created its run but the run_id never reached us. */
+export function isLostStart(err: unknown): err is FloraError {
+  if (err instanceof LostStartError) return true;
+  return (
+    err instanceof UpstreamError &&
+    err.idempotencyKey !== undefined &&
+    err.status !== undefined &&
+    err.status >= 200 &&
+    err.status < 300
+  );
+}
+
 function firstAttemptLanded(err: FloraError, key: string): FloraError {
-  const out = new FloraApiError(
+  const out = new LostStartError(
     'idempotency_duplicate',
     `An earlier attempt of this call reached FLORA and started the generation, but its answer was lost on the way back (FLORA now reports Idempotency-Key "${key}" as already used). The run exists and is billed once. Do not start it again: that would start and bill a second run. Find it in the project's recent generations.`,
     { status: err.status, requestId: err.requestId, retryable: false },
@@ -398,19 +426,4 @@ function networkError(err: unknown, status: number | undefined, base: URL): Netw
     `The connection to ${base.host} failed ${phase} (${code}). This is usually transient: try again shortly.`,
     { cause: err },
   );
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new FloraError('cancelled', 'The call was cancelled by the client.'));
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(new FloraError('cancelled', 'The call was cancelled by the client.'));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

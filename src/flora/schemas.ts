@@ -9,6 +9,14 @@ import * as z from 'zod';
 export const GENERATION_TYPES = ['image', 'video', 'audio', 'text'] as const;
 export type GenerationType = (typeof GENERATION_TYPES)[number];
 
+/** FLORA does not document its timestamp unit: read it by magnitude (ms, else s). */
+export function epochMs(value: number | null | undefined): number | undefined {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) return undefined;
+  if (value > 1e12) return value;
+  if (value > 1e9) return value * 1000;
+  return undefined;
+}
+
 export const RUN_STATUSES = ['pending', 'running', 'completed', 'failed'] as const;
 export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['completed', 'failed']);
 
@@ -36,7 +44,8 @@ export const StartRunResponse = z
       .describe('FLORA\'s estimate of how long the run takes, in seconds; null when unknown.'),
     charged_cost: z
       .number()
-      .describe('Cost in USD quoted at start. A quote: FLORA settles the final charge later and it may differ.'),
+      .nullable()
+      .describe('Cost in USD quoted at start (null when unknown). A quote: FLORA settles the final charge later and it may differ.'),
     poll_url: nullableString('FLORA\'s polling URL for this run (informational; use poll_run with run_id).'),
     project_id: nullableString('Project (canvas) the run lands on.'),
     model: z
@@ -122,6 +131,25 @@ export const ModelList = z.looseObject({
   models: z.array(Model).describe('Models available to this API key.'),
 });
 export type ModelList = z.infer<typeof ModelList>;
+
+/** One item of GET /generations (newest first). */
+export const Generation = z.looseObject({
+  run_id: z.string().min(1),
+  status: z.string(),
+  progress: z.number().optional(),
+  created_at: z.number(),
+  project_id: z.string().nullable().optional(),
+  workspace_id: z.string().nullable().optional(),
+  charged_cost: z.number().nullable().optional(),
+  model: z.looseObject({ model_id: z.string().nullable().optional() }).nullable().optional(),
+});
+export type Generation = z.infer<typeof Generation>;
+
+export const GenerationList = z.looseObject({
+  generations: z.array(Generation),
+  meta: z.looseObject({ next_cursor: z.string().nullable().optional() }).optional(),
+});
+export type GenerationList = z.infer<typeof GenerationList>;
 
 /** FLORA's error envelope. Loose on purpose: we read what we can of any error body. */
 export const ErrorEnvelope = z.object({

@@ -2,6 +2,11 @@
 import { listModels } from './list-models.js';
 import { pollRun } from './poll-run.js';
 import { startGenerationRun } from './start-generation-run.js';
-import type { ToolDefinition } from './tool.js';
+import { DEFAULT_MAX_WAIT_SECONDS } from '../config.js';
+import type { ToolDefinition, ToolOptions } from './tool.js';
 
-export const TOOLS: readonly ToolDefinition[] = [listModels, startGenerationRun, pollRun];
+export const DEFAULT_TOOL_OPTIONS: ToolOptions = { maxWaitSeconds: DEFAULT_MAX_WAIT_SECONDS };
+
+export function buildTools(options: ToolOptions = DEFAULT_TOOL_OPTIONS): ToolDefinition[] {
+  return [listModels, startGenerationRun(options), pollRun(options)];
+}

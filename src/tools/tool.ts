@@ -8,6 +8,7 @@ import type { CallToolResult, ContentBlock } from '@modelcontextprotocol/sdk/typ
 import type { FloraClient } from '../flora/client.js';
 import { FloraError, InvalidArgumentsError, type FieldIssue } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { RunMemory } from './run-wait.js';
 
 export interface ToolAnnotations {
   readOnlyHint: boolean;
@@ -21,12 +22,22 @@ export interface ToolContext {
   /** Aborted when the MCP client cancels the call. */
   signal: AbortSignal;
   log: Logger;
+  /** Progress 0-100 for the caller's progressToken; a no-op when the caller sent none. */
+  progress(value: number, message: string): void;
+  /** What this server knows of the runs it started (estimates), shared across calls. */
+  runs: RunMemory;
 }
 
 export interface ToolOutput<T> {
   structured: T;
-  /** Content blocks for the agent; defaults to one text block holding the structured JSON. */
-  content?: ContentBlock[];
+  /** Blocks after the text block that holds the structured JSON (e.g. resource links). */
+  extraContent?: ContentBlock[];
+}
+
+/** What the user's configuration decides about the tools' schemas and behaviour. */
+export interface ToolOptions {
+  /** Upper bound of wait_seconds (FLORA_MAX_WAIT_SECONDS). */
+  maxWaitSeconds: number;
 }
 
 export interface ToolDefinition<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject> {
@@ -44,9 +55,9 @@ export function defineTool<I extends z.ZodObject, O extends z.ZodObject>(def: To
   return def as unknown as ToolDefinition;
 }
 
-export function toToolResult(structured: Record<string, unknown>, content?: ContentBlock[]): CallToolResult {
+export function toToolResult(structured: Record<string, unknown>, extraContent: ContentBlock[] = []): CallToolResult {
   return {
-    content: content ?? [{ type: 'text', text: JSON.stringify(structured) }],
+    content: [{ type: 'text', text: JSON.stringify(structured) }, ...extraContent],
     structuredContent: structured,
   };
 }

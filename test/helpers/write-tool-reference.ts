@@ -1,6 +1,8 @@
 /** `npm run docs`: regenerate README.md's tool reference from the registry. */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { TOOLS } from '../../src/tools/index.js';
+import { buildTools } from '../../src/tools/index.js';
+
+const TOOLS = buildTools();
 import { withToolReference } from './tool-reference.js';
 
 const path = new URL('../../../README.md', import.meta.url);

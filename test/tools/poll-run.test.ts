@@ -64,12 +64,15 @@ function expectRunRequest(req: RecordedRequest, runId: string): void {
 describe('poll_run: run states', () => {
   it('shows a completed run with its outputs', async () => {
     const runId = await startRun();
-    const out = success(await poll(runId));
+    const result = await poll(runId);
+    const out = success(result, 1);
 
     expect(fake.requests).toHaveLength(1);
     expectRunRequest(fake.requests[0]!, runId);
     const run = fake.runs.get(runId)!;
     expect(out).toEqual({
+      summary: `Run ${runId} completed with 1 output(s) (imageUrl). Media URLs are public links; text outputs hold the text itself.`,
+      done: true,
       run_id: runId,
       status: 'completed',
       progress: 100,
@@ -81,11 +84,21 @@ describe('poll_run: run states', () => {
       outputs: [{ output_id: `out_${runId.slice(4)}_0`, type: 'imageUrl', url: `https://media.flora.ai/${runId}/0.png` }],
     });
     expect(out).not.toHaveProperty('error_code');
+    expect(result.content[1]).toEqual({
+      type: 'resource_link',
+      uri: `https://media.flora.ai/${runId}/0.png`,
+      name: '0.png',
+      title: 'imageUrl 1',
+      mimeType: 'image/png',
+      description: 'Generated image (public link).',
+    });
   });
 
   it('shows a text run with the generated text in outputs', async () => {
     const runId = await startRun({ ...VALID_START, type: 'text', prompt: 'a haiku about mugs' });
-    const out = success(await poll(runId));
+    const result = await poll(runId);
+    const out = success(result, 1);
+    expect(result.content[1]).toEqual({ type: 'text', text: 'Generated text for: a haiku about mugs' });
     expect(out.status).toBe('completed');
     expect(out.outputs).toEqual([
       { output_id: `out_${runId.slice(4)}_0`, type: 'text', url: 'Generated text for: a haiku about mugs' },
@@ -185,8 +198,8 @@ describe('poll_run: the API key stays on FLORA_BASE_URL', () => {
       return { ...reply, body: { ...(reply.body as object), poll_url: 'http://127.0.0.1:1/evil' } };
     });
 
-    const first = success(await poll(runId));
-    const second = success(await poll(runId));
+    const first = success(await poll(runId), 1);
+    const second = success(await poll(runId), 1);
 
     expect(first.poll_url).toBe('http://127.0.0.1:1/evil');
     expect(second.status).toBe('completed');

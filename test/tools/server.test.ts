@@ -179,7 +179,7 @@ describe('the API key never reaches the agent', () => {
     expect(out.run_id).toMatch(/^run_/);
 
     const polled = await c.call('poll_run', { run_id: out.run_id });
-    const state = success(polled);
+    const state = success(polled, 1);
     expect(JSON.stringify(polled.structuredContent)).not.toContain(FAKE_KEY);
     expect(textOf(polled)).not.toContain(FAKE_KEY);
     expect(state.error_message).toBe('called with [redacted]');
@@ -197,7 +197,7 @@ describe('the API key never reaches the agent', () => {
     const runId = success(await c.call('start_generation_run', { ...VALID_START })).run_id;
     const polled = await c.call('poll_run', { run_id: runId });
 
-    expect(success(polled).status).toBe('completed');
+    expect(success(polled, 1).status).toBe('completed');
     expect(textOf(polled)).not.toContain(FAKE_KEY);
     expect(JSON.stringify(polled.structuredContent)).not.toContain(FAKE_KEY);
   });

@@ -82,6 +82,7 @@ describe('start_generation_run: what FLORA receives and what the agent gets', ()
     const [run] = [...fake.runs.values()];
     expect(fake.runs.size).toBe(1);
     expect(out).toEqual({
+      summary: `Started run ${run!.run_id} (quoted US$0.040; FLORA settles the final charge later). Next: poll_run with this run_id and wait_seconds up to 50.`,
       run_id: run!.run_id,
       type: 'generation',
       estimated_seconds: 0,
@@ -150,6 +151,7 @@ describe('start_generation_run: what FLORA receives and what the agent gets', ()
 
     const run = [...fake.runs.values()][0]!;
     expect(out).toEqual({
+      summary: expect.stringContaining(`Started run ${run.run_id}`),
       run_id: run.run_id,
       type: 'generation',
       estimated_seconds: 0,
@@ -272,21 +274,22 @@ describe("start_generation_run: FLORA's errors", () => {
     expect(fake.runs.size).toBe(1);
   });
 
-  it('when a retried attempt meets its own earlier start, says the run exists instead of starting another', async () => {
+  it('when a retried attempt meets its own earlier start, recovers that run instead of starting another', async () => {
     // The first attempt lands (run created) but the connection drops before the answer.
     fake.once('POST /generate', (_req, res, ctx) => {
       ctx.defaultReply();
       res.socket?.resetAndDestroy();
     });
     await open();
-    const error = failure(await start({ ...VALID_START }));
+    const out = success(await start({ ...VALID_START }));
 
-    expect(fake.requests).toHaveLength(2);
-    const key = fake.requests[0]!.headers['idempotency-key'];
-    expect(fake.requests[1]!.headers['idempotency-key']).toBe(key);
-    expect(error).toMatchObject({ code: 'idempotency_duplicate', retryable: false, idempotency_key: key });
-    expect(error.message).toContain('Do not start it again');
+    expect(fake.requestsTo('POST', '/generate')).toHaveLength(2);
+    const [first, second] = fake.requestsTo('POST', '/generate');
+    expect(second!.headers['idempotency-key']).toBe(first!.headers['idempotency-key']);
     expect(fake.runs.size).toBe(1);
+    const [run] = [...fake.runs.values()];
+    expect(out).toMatchObject({ run_id: run!.run_id, recovered: true });
+    expect(out.summary).toContain('found in the project');
   });
 });
 
