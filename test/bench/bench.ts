@@ -4,6 +4,10 @@
  *
  * - per-call overhead: a tool call through the built stdio server vs. the same request sent
  *   directly to the fake with fetch.
+ * - polling: for runs of 3 s, 6 s and 20 s, how many GET /runs/{id} the server spends waiting
+ *   for one run and how late (after the run really completed) the client gets the result; for
+ *   start_generation_run with wait_seconds, and for 6 s also start + poll_run with wait_seconds.
+ *   One fake and one server process per case, so the cases run concurrently.
  */
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -59,9 +63,147 @@ async function perCallOverhead(fake: FakeFlora): Promise<void> {
   console.log('  ratio tool/direct      %sx  (overhead %s ms per call)', (t / d).toFixed(2), (t - d).toFixed(3));
 }
 
+const POLL_REPS = 2;
+const POLL_WAIT_SECONDS = 50;
+/** Longer than any case can take (wait_seconds plus slack), so the SDK's 60 s default never cuts in. */
+const CALL_TIMEOUT_MS = 90_000;
+const TARGET_RUN_MS = 6_000;
+const TARGET_MAX_POLLS = 4;
+const TARGET_MAX_LATE_MS = 1_000;
+const START_ARGS = { project_id: 'prj_bench', workspace_id: 'ws_bench', prompt: 'bench', type: 'image' } as const;
+
+type Flow = 'start-wait' | 'start+poll_run';
+
+interface PollCase {
+  durationMs: number;
+  flow: Flow;
+}
+
+interface PollSample {
+  durationMs: number;
+  flow: Flow;
+  rep: number;
+  runId: string;
+  polls: number;
+  /** Client saw the result this many ms after the run completed (negative: before). */
+  latenessMs: number;
+  status: string;
+  /** When each GET /runs/{id} reached the fake, in ms after the run was created. */
+  pollOffsetsMs: number[];
+}
+
+function connectServer(fake: FakeFlora): { client: Client; transport: StdioClientTransport } {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [BIN],
+    env: { FLORA_API_KEY: FAKE_KEY, FLORA_BASE_URL: fake.baseUrl, FLORA_LOG: 'off' },
+  });
+  return { client: new Client({ name: 'bench', version: '0' }), transport };
+}
+
+async function call(client: Client, name: string, args: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const r = await client.callTool({ name, arguments: args }, undefined, { timeout: CALL_TIMEOUT_MS });
+  if (r.isError) throw new Error(`${name} failed: ${JSON.stringify(r.content)}`);
+  const sc = r.structuredContent as Record<string, unknown> | undefined;
+  if (!sc) throw new Error(`${name} returned no structuredContent`);
+  return sc;
+}
+
+/** One case on its own fake and server: POLL_REPS sequential runs (runPlan is global to a fake). */
+async function pollCase(c: PollCase): Promise<PollSample[]> {
+  const fake = await FakeFlora.start();
+  const { client, transport } = connectServer(fake);
+  const samples: PollSample[] = [];
+  try {
+    await client.connect(transport);
+    for (let rep = 1; rep <= POLL_REPS; rep++) {
+      fake.runPlan = { durationMs: c.durationMs };
+      let runId: string;
+      let status: string;
+      let returnedAt: number;
+      if (c.flow === 'start-wait') {
+        const sc = await call(client, 'start_generation_run', { ...START_ARGS, wait_seconds: POLL_WAIT_SECONDS });
+        returnedAt = Date.now();
+        runId = String(sc.run_id);
+        status = String((sc.run as Record<string, unknown> | undefined)?.status ?? 'no run in result');
+      } else {
+        const started = await call(client, 'start_generation_run', { ...START_ARGS, wait_seconds: 0 });
+        runId = String(started.run_id);
+        const sc = await call(client, 'poll_run', { run_id: runId, wait_seconds: POLL_WAIT_SECONDS });
+        returnedAt = Date.now();
+        status = String(sc.status);
+      }
+      const run = fake.runs.get(runId);
+      if (!run) throw new Error(`fake has no run ${runId}`);
+      const gets = fake.requests.filter((q) => q.method === 'GET' && q.path === `/runs/${runId}`);
+      samples.push({
+        durationMs: c.durationMs,
+        flow: c.flow,
+        rep,
+        runId,
+        polls: gets.length,
+        latenessMs: returnedAt - (run.created_at + run.duration_ms),
+        status,
+        pollOffsetsMs: gets.map((q) => q.at - run.created_at),
+      });
+    }
+    fake.assertAllRouted();
+  } finally {
+    await client.close().catch(() => {});
+    await fake.close();
+  }
+  return samples;
+}
+
+function printPollTable(title: string, samples: PollSample[]): void {
+  console.log(title);
+  console.log('  run    rep  polls  lateness_ms  status      GET /runs at (s after start)');
+  for (const s of samples) {
+    const run = `${s.durationMs / 1000} s`.padEnd(6);
+    const offsets = s.pollOffsetsMs.map((ms) => (ms / 1000).toFixed(2)).join(', ');
+    console.log(`  ${run} ${String(s.rep).padEnd(4)} ${String(s.polls).padEnd(6)} ${String(s.latenessMs).padEnd(12)} ${s.status.padEnd(11)} ${offsets}`);
+  }
+}
+
+async function polling(): Promise<void> {
+  const cases: PollCase[] = [
+    { durationMs: 3_000, flow: 'start-wait' },
+    { durationMs: 6_000, flow: 'start-wait' },
+    { durationMs: 20_000, flow: 'start-wait' },
+    { durationMs: 6_000, flow: 'start+poll_run' },
+  ];
+  const t0 = Date.now();
+  const results = await Promise.all(cases.map((c) => pollCase(c)));
+  const all = results.flat();
+
+  console.log('');
+  printPollTable(`polling (start_generation_run wait_seconds=${POLL_WAIT_SECONDS}; ${POLL_REPS} runs per case)`, all.filter((s) => s.flow === 'start-wait'));
+  printPollTable(`polling (start_generation_run wait_seconds=0, then poll_run wait_seconds=${POLL_WAIT_SECONDS})`, all.filter((s) => s.flow === 'start+poll_run'));
+  console.log('  (polls: GET /runs/{id} the fake received for that run; lateness: client got the result this long after the run completed)');
+  console.log('  cases ran concurrently, one fake and one server each; %d ms in all', Date.now() - t0);
+  console.log(
+    'target: a %d s run costs <= %d GET /runs and is noticed <= %d ms after it completes',
+    TARGET_RUN_MS / 1000,
+    TARGET_MAX_POLLS,
+    TARGET_MAX_LATE_MS,
+  );
+
+  const misses: string[] = [];
+  for (const s of all.filter((x) => x.durationMs === TARGET_RUN_MS)) {
+    const what = `${s.flow} rep ${s.rep}`;
+    if (s.status !== 'completed') misses.push(`${what}: status ${s.status}`);
+    if (s.polls > TARGET_MAX_POLLS) misses.push(`${what}: ${s.polls} polls > ${TARGET_MAX_POLLS}`);
+    if (s.latenessMs > TARGET_MAX_LATE_MS) misses.push(`${what}: ${s.latenessMs} ms late > ${TARGET_MAX_LATE_MS}`);
+  }
+  const others = all.filter((x) => x.durationMs !== TARGET_RUN_MS && x.status !== 'completed');
+  for (const s of others) console.log('  note: %d s run rep %d ended with status %s', s.durationMs / 1000, s.rep, s.status);
+  console.log(misses.length === 0 ? `${TARGET_RUN_MS / 1000} s target: met` : `${TARGET_RUN_MS / 1000} s target: MISSED (${misses.join('; ')})`);
+}
+
 const fake = await FakeFlora.start();
 try {
   await perCallOverhead(fake);
 } finally {
   await fake.close();
 }
+await polling();
