@@ -91,7 +91,11 @@ export const startGenerationRun = (options: ToolOptions) =>
       }
       ctx.progress(0, `started ${started.run_id}, pending`);
       const initial = { run_id: started.run_id, status: 'pending', progress: 0, created_at: startedAt };
-      const outcome = await waitForRun(ctx, started.run_id, wait_seconds, initial, recovered);
+      const outcome = await waitForRun(ctx, started.run_id, wait_seconds, initial, recovered).catch((err: unknown) => {
+        // Only a cancel gets here; the client drops our answer, so leave the run ID in the log.
+        ctx.log.warn(`call cancelled while waiting; run ${started.run_id} was started and keeps running in FLORA`);
+        throw err;
+      });
       result.run = pollResult(outcome, ctx.runs, options.maxWaitSeconds);
       result.summary += ` ${result.run.summary}`;
       return { structured: result, extraContent: outputBlocks(result.run.outputs) };
