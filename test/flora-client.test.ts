@@ -14,7 +14,6 @@ import {
   FakeFlora,
   faults,
   floraError,
-  type Handler,
   type RecordedRequest,
 } from './helpers/fake-flora.js';
 import { useFakeFlora } from './helpers/harness.js';

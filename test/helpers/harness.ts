@@ -121,3 +121,45 @@ export function failure(result: CallToolResult): ErrorPayload {
   expect(Object.keys(JSON.parse(textOf(result)) as object)).toEqual(['error']);
   return errorOf(result);
 }
+
+export interface Connections {
+  /**
+   * The test's connection, listed as MCP hosts do first (so the SDK client validates
+   * structuredContent): the current one when called without options, else a new one.
+   */
+  open(opts?: ConnectOptions): Promise<Connected>;
+  /** The connection opened last; fails when none is. */
+  current(): Connected;
+}
+
+/** useFakeFlora plus client connections that are closed after each test. */
+export function useConnections(onStart: (fake: FakeFlora) => void, cleanup?: () => Promise<void> | void): Connections {
+  let fake: FakeFlora | undefined;
+  let opened: Connected[] = [];
+  useFakeFlora(
+    (f) => {
+      fake = f;
+      onStart(f);
+    },
+    async () => {
+      for (const c of opened) await c.close();
+      opened = [];
+      await cleanup?.();
+    },
+  );
+  return {
+    async open(opts) {
+      const last = opened.at(-1);
+      if (last && opts === undefined) return last;
+      const conn = await connect(fake, opts);
+      await conn.client.listTools();
+      opened.push(conn);
+      return conn;
+    },
+    current() {
+      const last = opened.at(-1);
+      if (!last) throw new Error('open() first');
+      return last;
+    },
+  };
+}

@@ -6,32 +6,18 @@ import { describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { FAKE_KEY, FakeFlora, MODELS, type RecordedRequest } from '../helpers/fake-flora.js';
 import {
-  connect,
-  errorOf,
-  structuredOf,
-  textOf,
-  type Connected,
   failure,
   success,
-  useFakeFlora,
+  useConnections,
 } from '../helpers/harness.js';
 
 let fake: FakeFlora;
-let conn: Connected | undefined;
 
-useFakeFlora(
-  (f) => (fake = f),
-  async () => {
-    await conn?.close();
-    conn = undefined;
-  },
-);
+const { open } = useConnections((f) => (fake = f));
 
 /** Connect and list tools first, as MCP hosts do, so the SDK client validates structuredContent. */
 async function list(args?: Record<string, unknown>): Promise<CallToolResult> {
-  conn ??= await connect(fake);
-  await conn.client.listTools();
-  return conn.call('list_models', args);
+  return (await open()).call('list_models', args);
 }
 
 

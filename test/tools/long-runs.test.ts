@@ -8,31 +8,16 @@ import { describe, expect, it } from 'vitest';
 import { RunMemory, nextPollDelayMs } from '../../src/tools/run-wait.js';
 import { FakeFlora, faults, floraError } from '../helpers/fake-flora.js';
 import {
-  connect,
   failure,
   success,
-  useFakeFlora,
+  useConnections,
   VALID_START,
-  type Connected,
-  type ConnectOptions,
 } from '../helpers/harness.js';
 
 let fake: FakeFlora;
-let conn: Connected | undefined;
 
-useFakeFlora(
-  (f) => (fake = f),
-  async () => {
-    await conn?.close();
-    conn = undefined;
-  },
-);
+const { open } = useConnections((f) => (fake = f));
 
-async function open(opts: ConnectOptions = {}): Promise<Connected> {
-  conn = await connect(fake, opts);
-  await conn.client.listTools();
-  return conn;
-}
 
 function runPolls(runId: string): number {
   return fake.requests.filter((r) => r.method === 'GET' && r.path === `/runs/${runId}`).length;

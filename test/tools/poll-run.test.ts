@@ -7,34 +7,16 @@ import { describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { FAKE_KEY, FakeFlora, type RecordedRequest } from '../helpers/fake-flora.js';
 import {
-  connect,
-  errorOf,
-  structuredOf,
-  textOf,
   VALID_START,
-  type Connected,
   failure,
   success,
-  useFakeFlora,
+  useConnections,
 } from '../helpers/harness.js';
 
 let fake: FakeFlora;
-let conn: Connected | undefined;
 
-useFakeFlora(
-  (f) => (fake = f),
-  async () => {
-    await conn?.close();
-    conn = undefined;
-  },
-);
+const { open } = useConnections((f) => (fake = f));
 
-/** Connect and list tools first, as MCP hosts do, so the SDK client validates structuredContent. */
-async function open(): Promise<Connected> {
-  conn ??= await connect(fake);
-  await conn.client.listTools();
-  return conn;
-}
 
 async function poll(runId: unknown): Promise<CallToolResult> {
   return (await open()).call('poll_run', { run_id: runId });

@@ -15,38 +15,25 @@ import { listModels } from '../../src/tools/list-models.js';
 import { defineTool } from '../../src/tools/tool.js';
 import { FAKE_KEY, FakeFlora, faults, floraError, MODELS } from '../helpers/fake-flora.js';
 import {
-  connect,
-  errorOf,
-  structuredOf,
   textOf,
   VALID_START,
-  type Connected,
-  type ConnectOptions,
   failure,
   success,
-  useFakeFlora,
+  useConnections,
 } from '../helpers/harness.js';
 
 let fake: FakeFlora;
-let conn: Connected | undefined;
 /** For the servers built by hand in this file. */
 let cleanup: Array<() => Promise<void>> = [];
 
-useFakeFlora(
+const { open } = useConnections(
   (f) => (fake = f),
   async () => {
-    await conn?.close();
-    conn = undefined;
     for (const c of cleanup) await c();
     cleanup = [];
   },
 );
 
-async function open(opts: ConnectOptions = {}): Promise<Connected> {
-  conn = await connect(fake, opts);
-  await conn.client.listTools();
-  return conn;
-}
 
 
 

@@ -7,41 +7,21 @@ import { describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { FAKE_KEY, FakeFlora, floraError, type RecordedRequest } from '../helpers/fake-flora.js';
 import {
-  connect,
-  errorOf,
-  structuredOf,
-  textOf,
   VALID_START,
-  type Connected,
-  type ConnectOptions,
   failure,
   success,
-  useFakeFlora,
+  useConnections,
 } from '../helpers/harness.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 let fake: FakeFlora;
-let conn: Connected | undefined;
 
-useFakeFlora(
-  (f) => (fake = f),
-  async () => {
-    await conn?.close();
-    conn = undefined;
-  },
-);
+const { open, current } = useConnections((f) => (fake = f));
 
-/** Connect and list tools first, as MCP hosts do, so the SDK client validates structuredContent. */
-async function open(opts: ConnectOptions = {}): Promise<Connected> {
-  conn = await connect(fake, opts);
-  await conn.client.listTools();
-  return conn;
-}
 
 function start(args: Record<string, unknown>): Promise<CallToolResult> {
-  if (!conn) throw new Error('open() first');
-  return conn.call('start_generation_run', args);
+  return current().call('start_generation_run', args);
 }
 
 
