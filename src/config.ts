@@ -24,6 +24,10 @@ export interface Config {
   maxRetries: number;
   /** Upper bound of a tool call's wait_seconds. */
   maxWaitSeconds: number;
+  /** FLORA_WORKSPACE_ID: used when a call names no workspace. */
+  defaultWorkspaceId: string | undefined;
+  /** FLORA_PROJECT_ID: used when a call names no project. */
+  defaultProjectId: string | undefined;
   logLevel: LogLevel;
   /** One line per invalid variable, each naming it. Empty when the config is usable. */
   problems: string[];
@@ -83,12 +87,31 @@ function parseInt(
   return parsed.data;
 }
 
+/** An ID default such as FLORA_WORKSPACE_ID, checked for FLORA's prefix. */
+function readId(
+  env: Record<string, string | undefined>,
+  name: string,
+  prefix: string,
+  problems: string[],
+): string | undefined {
+  const raw = read(env, name);
+  if (raw === undefined) return undefined;
+  if (!new RegExp(`^${prefix}\\S+$`).test(raw)) {
+    problems.push(`${name} must be a FLORA ID starting with "${prefix}" (got "${raw}")`);
+    return undefined;
+  }
+  return raw;
+}
+
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const problems: string[] = [];
   const baseUrl = parseBaseUrl(read(env, 'FLORA_BASE_URL'), problems);
   const timeoutMs = parseInt(env, 'FLORA_TIMEOUT_MS', DEFAULT_TIMEOUT_MS, 100, 600_000, problems);
   const maxRetries = parseInt(env, 'FLORA_MAX_RETRIES', DEFAULT_MAX_RETRIES, 0, 5, problems);
   const maxWaitSeconds = parseInt(env, 'FLORA_MAX_WAIT_SECONDS', DEFAULT_MAX_WAIT_SECONDS, 0, 600, problems);
+
+  const defaultWorkspaceId = readId(env, 'FLORA_WORKSPACE_ID', 'ws_', problems);
+  const defaultProjectId = readId(env, 'FLORA_PROJECT_ID', 'prj_', problems);
 
   const rawLevel = read(env, 'FLORA_LOG');
   let logLevel: LogLevel = 'warn';
@@ -105,7 +128,17 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 
   // Messages quote the bad values; a key pasted into the wrong variable must not be quoted back.
   const redact = makeRedactor(apiKey);
-  return { apiKey, baseUrl, timeoutMs, maxRetries, maxWaitSeconds, logLevel, problems: problems.map(redact) };
+  return {
+    apiKey,
+    baseUrl,
+    timeoutMs,
+    maxRetries,
+    maxWaitSeconds,
+    defaultWorkspaceId,
+    defaultProjectId,
+    logLevel,
+    problems: problems.map(redact),
+  };
 }
 
 export const MISSING_KEY_MESSAGE =

@@ -16,6 +16,7 @@ import {
 import * as z from 'zod';
 import { configurationProblem, type Config } from './config.js';
 import { ConfigurationError, FloraError } from './errors.js';
+import { ModelCatalog } from './flora/catalog.js';
 import { FloraClient, type FloraClientOptions } from './flora/client.js';
 import { makeRedactor, redactValue, silentLogger, type Logger } from './log.js';
 import { buildTools } from './tools/index.js';
@@ -30,9 +31,13 @@ import {
 import { SERVER_NAME, VERSION } from './version.js';
 
 export const INSTRUCTIONS = [
-  'FLORA generates images, video, audio and text. Typical flow: list_models (pick a model_id and its params) -> start_generation_run (billed; returns run_id at once) -> poll_run every few seconds until status is completed or failed.',
-  'Costs are quotes settled later. Output URLs are public links. Every error is JSON {"error":{code,message,retryable}}: follow its message.',
-].join(' ');
+  'FLORA generates images, video, audio and text.',
+  '1. Discover IDs: list_workspaces (ask the user which workspace to bill if there are several), then list_projects.',
+  '2. Choose a model: list_models (detail: true for param specs).',
+  '3. start_generation_run: billed; charged_cost is a quote settled later.',
+  '4. Wait: pass wait_seconds to start_generation_run or poll_run; call poll_run again while done is false.',
+  'Output URLs are public links. Errors are {"error":{code,message,retryable}}: follow the message.',
+].join('\n');
 
 export interface ServerDeps {
   config: Config;
@@ -51,14 +56,44 @@ export interface FloraMcpServer {
   idle(): Promise<void>;
 }
 
+/**
+ * The one place zod becomes JSON Schema. What JSON Schema says by default is left out, so every
+ * tools/list costs the model fewer tokens: no "$schema" (MCP 2025-11-25 then reads 2020-12, which
+ * is what zod emits here), no `additionalProperties: {}` (anything is allowed anyway) and no
+ * `propertyNames: {type: "string"}` (JSON keys are strings).
+ */
+export function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io });
+  return withoutDefaults(rest) as Record<string, unknown>;
+}
+
+/** Drops implied keywords from schema nodes; keys of a `properties` map are field names, kept. */
+function withoutDefaults(node: unknown, isPropertyMap = false): unknown {
+  if (Array.isArray(node)) return node.map((n) => withoutDefaults(n));
+  if (typeof node !== 'object' || node === null) return node;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (!isPropertyMap) {
+      if (key === 'additionalProperties' && isEmptyObject(value)) continue;
+      if (key === 'propertyNames' && JSON.stringify(value) === '{"type":"string"}') continue;
+    }
+    out[key] = withoutDefaults(value, !isPropertyMap && key === 'properties');
+  }
+  return out;
+}
+
+function isEmptyObject(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0;
+}
+
 export function toolListing(tools: readonly ToolDefinition[]): Tool[] {
   return tools.map((t) => ({
     name: t.name,
     title: t.title,
     description: t.description,
-    inputSchema: z.toJSONSchema(t.inputSchema, { target: 'draft-7', io: 'input' }) as Tool['inputSchema'],
-    outputSchema: z.toJSONSchema(t.outputSchema, { target: 'draft-7', io: 'output' }) as Tool['outputSchema'],
-    annotations: { title: t.title, ...t.annotations },
+    inputSchema: jsonSchemaOf(t.inputSchema, 'input') as Tool['inputSchema'],
+    outputSchema: jsonSchemaOf(t.outputSchema, 'output') as Tool['outputSchema'],
+    annotations: t.annotations,
   }));
 }
 
@@ -90,7 +125,13 @@ function progressReporter(
 export function createServer(deps: ServerDeps): FloraMcpServer {
   const { config } = deps;
   const log = deps.logger ?? silentLogger;
-  const tools = deps.tools ?? buildTools({ maxWaitSeconds: config.maxWaitSeconds });
+  const tools =
+    deps.tools ??
+    buildTools({
+      maxWaitSeconds: config.maxWaitSeconds,
+      defaultWorkspaceId: config.defaultWorkspaceId,
+      defaultProjectId: config.defaultProjectId,
+    });
   const runs = new RunMemory();
   const byName = new Map(tools.map((t) => [t.name, t]));
   const redact = makeRedactor(config.apiKey);
@@ -107,6 +148,7 @@ export function createServer(deps: ServerDeps): FloraMcpServer {
           ...deps.clientOptions,
         })
       : undefined;
+  const catalog = client && new ModelCatalog(client, log);
 
   const server = new Server(
     { name: SERVER_NAME, title: 'FLORA generations', version: VERSION },
@@ -133,11 +175,11 @@ export function createServer(deps: ServerDeps): FloraMcpServer {
     running++;
     const t0 = Date.now();
     try {
-      if (client === undefined) throw new ConfigurationError(problem as string);
+      if (client === undefined || catalog === undefined) throw new ConfigurationError(problem as string);
       const args = tool.inputSchema.safeParse(request.params.arguments ?? {});
       if (!args.success) throw invalidArguments(tool.name, args.error);
       const progress = progressReporter(request.params._meta?.progressToken, extra.sendNotification);
-      const out = await tool.handler(args.data, { client, signal: extra.signal, log, progress, runs });
+      const out = await tool.handler(args.data, { client, signal: extra.signal, log, progress, runs, catalog });
       const structured = redactValue(out.structured, redact);
       const checked = tool.outputSchema.safeParse(structured);
       if (!checked.success) throw unexpectedError(new Error(`output of ${tool.name} does not fit its schema`));

@@ -19,6 +19,9 @@ describe('defaults', () => {
     expect(config.baseUrl.href).toBe('https://app.flora.ai/api/v1');
     expect(config.timeoutMs).toBe(30_000);
     expect(config.maxRetries).toBe(2);
+    expect(config.maxWaitSeconds).toBe(50);
+    expect(config.defaultWorkspaceId).toBeUndefined();
+    expect(config.defaultProjectId).toBeUndefined();
     expect(config.logLevel).toBe('warn');
     expect(config.problems).toEqual([]);
   });
@@ -136,6 +139,68 @@ describe('invalid settings name the variable to fix', () => {
   });
 });
 
+describe('FLORA_WORKSPACE_ID and FLORA_PROJECT_ID', () => {
+  it('valid IDs are kept (trimmed) and the configuration stays usable', () => {
+    const config = loadConfig({ FLORA_API_KEY: KEY, FLORA_WORKSPACE_ID: ' ws_studio\n', FLORA_PROJECT_ID: '\tprj_mugs ' });
+
+    expect(config.defaultWorkspaceId).toBe('ws_studio');
+    expect(config.defaultProjectId).toBe('prj_mugs');
+    expect(config.problems).toEqual([]);
+    expect(configurationProblem(config)).toBeUndefined();
+  });
+
+  it.each(['', '   ', '\t\n'])('blank (%j) counts as unset: undefined, no problem', (value) => {
+    const config = loadConfig({ FLORA_API_KEY: KEY, FLORA_WORKSPACE_ID: value, FLORA_PROJECT_ID: value });
+
+    expect(config.defaultWorkspaceId).toBeUndefined();
+    expect(config.defaultProjectId).toBeUndefined();
+    expect(config.problems).toEqual([]);
+    expect(configurationProblem(config)).toBeUndefined();
+  });
+
+  it.each([
+    ['FLORA_WORKSPACE_ID', 'ws_', 'prj_mugs'],
+    ['FLORA_WORKSPACE_ID', 'ws_', 'studio'],
+    ['FLORA_WORKSPACE_ID', 'ws_', 'ws_'],
+    ['FLORA_WORKSPACE_ID', 'ws_', 'WS_studio'],
+    ['FLORA_WORKSPACE_ID', 'ws_', 'ws_two words'],
+    ['FLORA_PROJECT_ID', 'prj_', 'ws_studio'],
+    ['FLORA_PROJECT_ID', 'prj_', 'proj_1'],
+    ['FLORA_PROJECT_ID', 'prj_', 'prj_'],
+    ['FLORA_PROJECT_ID', 'prj_', 'prj_a\tb'],
+  ])('%s without its prefix %s (%j) is a problem naming the variable, and is not used', (name, prefix, value) => {
+    const config = loadConfig({ FLORA_API_KEY: KEY, [name]: value });
+
+    expect(config.problems).toHaveLength(1);
+    expect(config.problems[0]).toMatch(new RegExp(`^${name} `));
+    expect(config.problems[0]).toContain(`"${prefix}"`);
+    expect(config.problems[0]).toContain(`"${value}"`);
+    expect(config.defaultWorkspaceId).toBeUndefined();
+    expect(config.defaultProjectId).toBeUndefined();
+    const problem = configurationProblem(config);
+    expect(problem).toMatch(new RegExp(name));
+    expect(problem).toMatch(/"env" block/);
+  });
+
+  it('both wrong are reported at once, each naming its variable', () => {
+    const config = loadConfig({ FLORA_API_KEY: KEY, FLORA_WORKSPACE_ID: 'prj_mugs', FLORA_PROJECT_ID: 'ws_studio' });
+
+    expect(config.problems).toHaveLength(2);
+    const problem = configurationProblem(config);
+    expect(problem).toMatch(/FLORA_WORKSPACE_ID/);
+    expect(problem).toMatch(/FLORA_PROJECT_ID/);
+  });
+
+  it('a valid one is kept when the other is wrong', () => {
+    const config = loadConfig({ FLORA_API_KEY: KEY, FLORA_WORKSPACE_ID: 'ws_studio', FLORA_PROJECT_ID: 'mugs' });
+
+    expect(config.defaultWorkspaceId).toBe('ws_studio');
+    expect(config.defaultProjectId).toBeUndefined();
+    expect(config.problems).toHaveLength(1);
+    expect(config.problems[0]).toMatch(/^FLORA_PROJECT_ID /);
+  });
+});
+
 describe('loopback http is accepted for local testing', () => {
   it.each([
     ['http://127.0.0.1:1234/api/v1', 'http://127.0.0.1:1234/api/v1'],
@@ -177,7 +242,7 @@ describe('the API key never appears in a problem message', () => {
     expect(problem).not.toContain(KEY);
   });
 
-  it.each(['FLORA_BASE_URL', 'FLORA_TIMEOUT_MS', 'FLORA_LOG'])(
+  it.each(['FLORA_BASE_URL', 'FLORA_TIMEOUT_MS', 'FLORA_LOG', 'FLORA_WORKSPACE_ID', 'FLORA_PROJECT_ID'])(
     'the key pasted into %s by mistake is not echoed back',
     (name) => {
       const problem = problemFor({ [name]: KEY });

@@ -3,13 +3,19 @@
  * descriptions, schemas, annotations), plus the properties of it that must never drift.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod';
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { jsonSchemaOf } from '../src/server.js';
 import { buildTools } from '../src/tools/index.js';
-
-const TOOLS = buildTools();
 import { FakeFlora } from './helpers/fake-flora.js';
 import { connect, type Connected } from './helpers/harness.js';
+
+const TOOLS = buildTools();
+const TOOL_NAMES = ['list_workspaces', 'list_projects', 'list_models', 'start_generation_run', 'poll_run'];
+/** The env that makes tools/list longest: ID defaults named in descriptions, the largest wait. */
+const DEFAULTS_ENV = { FLORA_WORKSPACE_ID: 'ws_studio', FLORA_PROJECT_ID: 'prj_mugs', FLORA_MAX_WAIT_SECONDS: '600' };
+/** What tools/list may cost the model's context, in bytes of JSON. */
+const TOOLS_LIST_BUDGET_BYTES = 6144;
 
 let fake: FakeFlora;
 let conn: Connected | undefined;
@@ -82,13 +88,13 @@ describe('tools/list', () => {
     expect(fake.requests).toHaveLength(0);
   });
 
-  it('lists list_models, start_generation_run and poll_run in that order', () => {
-    expect(tools.map((t) => t.name)).toEqual(['list_models', 'start_generation_run', 'poll_run']);
+  it('lists list_workspaces, list_projects, list_models, start_generation_run and poll_run in that order', () => {
+    expect(tools.map((t) => t.name)).toEqual(TOOL_NAMES);
   });
 
-  it('marks list_models and poll_run as read-only and idempotent', () => {
-    for (const name of ['list_models', 'poll_run']) {
-      expect(tool(name).annotations, name).toMatchObject({
+  it('marks list_workspaces, list_projects, list_models and poll_run as read-only and idempotent, every hint explicit', () => {
+    for (const name of ['list_workspaces', 'list_projects', 'list_models', 'poll_run']) {
+      expect(tool(name).annotations, name).toEqual({
         readOnlyHint: true,
         idempotentHint: true,
         destructiveHint: false,
@@ -99,7 +105,6 @@ describe('tools/list', () => {
 
   it('marks start_generation_run as a non-idempotent, open-world write that destroys nothing', () => {
     expect(tool('start_generation_run').annotations).toEqual({
-      title: 'Start a FLORA generation (billed)',
       readOnlyHint: false,
       idempotentHint: false,
       openWorldHint: true,
@@ -111,23 +116,56 @@ describe('tools/list', () => {
     for (const t of tools) {
       expect(t.title?.trim(), t.name).toBeTruthy();
       expect(t.description?.trim(), t.name).toBeTruthy();
-      expect(t.annotations?.title).toBe(t.title);
+      // The title lives at the top level only; annotations carry just the four hints.
+      expect(t.annotations, t.name).not.toHaveProperty('title');
     }
     expect(tool('start_generation_run').title).toContain('billed');
-    expect(tool('start_generation_run').description).toContain('Costs money');
+    expect(tool('start_generation_run').description).toContain('Billed');
   });
 
-  it('describes every input property, nested ones included', () => {
-    let checked = 0;
-    const missing: string[] = [];
-    for (const t of tools) {
-      for (const [path, prop] of allProperties(t.inputSchema as JsonSchema)) {
-        checked++;
-        if (typeof prop.description !== 'string' || prop.description.trim() === '') missing.push(`${t.name}.${path}`);
+  it('describes every input property, nested ones included, with default env and with the ID defaults set', async () => {
+    const withDefaults = await connect(fake, { env: DEFAULTS_ENV });
+    try {
+      const listings: Array<[string, Tool[]]> = [
+        ['default env', tools],
+        ['ID defaults env', (await withDefaults.client.listTools()).tools],
+      ];
+      for (const [label, listed] of listings) {
+        let checked = 0;
+        const missing: string[] = [];
+        for (const t of listed) {
+          for (const [path, prop] of allProperties(t.inputSchema as JsonSchema)) {
+            checked++;
+            if (typeof prop.description !== 'string' || prop.description.trim() === '') missing.push(`${t.name}.${path}`);
+          }
+        }
+        expect(missing, label).toEqual([]);
+        // list_projects 4, list_models 2, start_generation_run 9, poll_run 2.
+        expect(checked, label).toBe(17);
       }
+    } finally {
+      await withDefaults.close();
     }
-    expect(missing).toEqual([]);
-    expect(checked).toBeGreaterThanOrEqual(10);
+  });
+
+  it(`keeps the whole tools/list result within ${TOOLS_LIST_BUDGET_BYTES} bytes, with default env and with ID defaults and FLORA_MAX_WAIT_SECONDS=600`, async () => {
+    expect(Buffer.byteLength(JSON.stringify({ tools }), 'utf8')).toBeLessThanOrEqual(TOOLS_LIST_BUDGET_BYTES);
+
+    const withDefaults = await connect(fake, { env: DEFAULTS_ENV });
+    try {
+      const listed = (await withDefaults.client.listTools()).tools;
+      expect(listed.map((t) => t.name)).toEqual(TOOL_NAMES);
+      // The env is really in effect: defaults named, the larger maximum published.
+      expect(JSON.stringify(listed)).toContain('ws_studio');
+      expect(JSON.stringify(listed)).toContain('prj_mugs');
+      const wait = (listed.find((t) => t.name === 'poll_run')!.inputSchema.properties as Record<string, { maximum: number }>)
+        .wait_seconds!;
+      expect(wait.maximum).toBe(600);
+      expect(Buffer.byteLength(JSON.stringify({ tools: listed }), 'utf8')).toBeLessThanOrEqual(TOOLS_LIST_BUDGET_BYTES);
+    } finally {
+      await withDefaults.close();
+    }
+    expect(fake.requests).toHaveLength(0);
   });
 
   it('requires exactly project_id, workspace_id, prompt and type for start_generation_run', () => {
@@ -139,19 +177,54 @@ describe('tools/list', () => {
     expect(schema.additionalProperties).toBe(false);
   });
 
-  it('requires run_id for poll_run and nothing for list_models', () => {
+  it('requires run_id for poll_run, workspace_id for list_projects and nothing for list_models or list_workspaces', () => {
     expect(tool('poll_run').inputSchema.required).toEqual(['run_id']);
+    expect(tool('list_projects').inputSchema.required).toEqual(['workspace_id']);
     expect(tool('list_models').inputSchema.required ?? []).toEqual([]);
+    expect(tool('list_workspaces').inputSchema.required ?? []).toEqual([]);
+    expect(tool('list_workspaces').inputSchema.properties).toEqual({});
+    expect(tool('list_workspaces').inputSchema.additionalProperties).toBe(false);
   });
 
   it('publishes exactly the JSON Schema of each registered tool', () => {
     expect(tools.map((t) => t.name)).toEqual(TOOLS.map((t) => t.name));
     for (const def of TOOLS) {
       const listed = tool(def.name);
-      expect(listed.inputSchema, def.name).toEqual(z.toJSONSchema(def.inputSchema, { target: 'draft-7', io: 'input' }));
-      expect(listed.outputSchema, def.name).toEqual(z.toJSONSchema(def.outputSchema, { target: 'draft-7', io: 'output' }));
+      expect(listed.inputSchema, def.name).toEqual(jsonSchemaOf(def.inputSchema, 'input'));
+      expect(listed.outputSchema, def.name).toEqual(jsonSchemaOf(def.outputSchema, 'output'));
       expect(listed.inputSchema.type).toBe('object');
       expect(listed.outputSchema?.type).toBe('object');
     }
+  });
+
+  it('leaves out what JSON Schema says by default: no $schema, no empty additionalProperties, no string propertyNames', () => {
+    for (const t of tools) {
+      for (const [io, schema] of [['input', t.inputSchema], ['output', t.outputSchema]] as const) {
+        expect(schema, `${t.name} ${io}`).not.toHaveProperty('$schema');
+        const text = JSON.stringify(schema);
+        expect(text, `${t.name} ${io}`).not.toContain('"additionalProperties":{}');
+        expect(text, `${t.name} ${io}`).not.toContain('"propertyNames":{"type":"string"}');
+      }
+    }
+  });
+});
+
+describe('jsonSchemaOf', () => {
+  it('drops implied keywords from schema nodes but keeps fields that happen to bear their names', () => {
+    const schema = z.looseObject({
+      additionalProperties: z.unknown().describe('a field named like the keyword'),
+      propertyNames: z.string().describe('another one'),
+      tags: z.record(z.string(), z.unknown()),
+    });
+    const published = jsonSchemaOf(schema, 'output');
+    expect(published).toEqual({
+      type: 'object',
+      properties: {
+        additionalProperties: { description: 'a field named like the keyword' },
+        propertyNames: { type: 'string', description: 'another one' },
+        tags: { type: 'object' },
+      },
+      required: ['additionalProperties', 'propertyNames', 'tags'],
+    });
   });
 });

@@ -15,6 +15,8 @@ import {
   type GenerateBody,
   GenerationList,
   ModelList,
+  ProjectList,
+  WorkspaceList,
   RunStatus,
   StartRunResponse,
   type GenerationType,
@@ -62,6 +64,9 @@ export interface FloraClientOptions {
 
 export interface CallOptions {
   signal?: AbortSignal;
+  /** Per-call overrides, for lookups that must stay short (pre-flight checks). */
+  timeoutMs?: number;
+  maxRetries?: number;
 }
 
 interface RequestSpec<T> {
@@ -71,7 +76,7 @@ interface RequestSpec<T> {
   body?: unknown;
   idempotencyKey?: string;
   schema: z.ZodType<T>;
-  signal?: AbortSignal;
+  call?: CallOptions;
 }
 
 export class FloraClient {
@@ -104,13 +109,26 @@ export class FloraClient {
       body,
       idempotencyKey,
       schema: StartRunResponse,
-      signal: opts.signal,
+      call: opts,
     });
   }
 
   /** GET /models, optionally filtered by type. */
   listModels(type: GenerationType | undefined, opts: CallOptions = {}): Promise<ModelList> {
-    return this.request({ method: 'GET', path: ['models'], query: { type }, schema: ModelList, signal: opts.signal });
+    return this.request({ method: 'GET', path: ['models'], query: { type }, schema: ModelList, call: opts });
+  }
+
+  /** GET /workspaces: every workspace this key can reach. */
+  listWorkspaces(opts: CallOptions = {}): Promise<WorkspaceList> {
+    return this.request({ method: 'GET', path: ['workspaces'], schema: WorkspaceList, call: opts });
+  }
+
+  /** GET /projects: a workspace's projects, most recently active first, one page. */
+  listProjects(
+    query: { workspace_id: string; query?: string; limit?: number; cursor?: string },
+    opts: CallOptions = {},
+  ): Promise<ProjectList> {
+    return this.request({ method: 'GET', path: ['projects'], query, schema: ProjectList, call: opts });
   }
 
   /** GET /generations: generation history, newest first. */
@@ -118,7 +136,7 @@ export class FloraClient {
     query: { workspace_id?: string; project_id?: string; limit?: number; cursor?: string },
     opts: CallOptions = {},
   ): Promise<GenerationList> {
-    return this.request({ method: 'GET', path: ['generations'], query, schema: GenerationList, signal: opts.signal });
+    return this.request({ method: 'GET', path: ['generations'], query, schema: GenerationList, call: opts });
   }
 
   /** GET /runs/{run_id}. The URL is built from the ID against FLORA_BASE_URL, never from a poll_url. */
@@ -128,7 +146,7 @@ export class FloraClient {
         { field: 'run_id', message: RUN_ID_RULE },
       ]);
     }
-    return this.request({ method: 'GET', path: ['runs', runId], schema: RunStatus, signal: opts.signal });
+    return this.request({ method: 'GET', path: ['runs', runId], schema: RunStatus, call: opts });
   }
 
   /** Base path joined with encoded segments; a base like https://host/api/v1/ keeps its path. */
@@ -155,13 +173,14 @@ export class FloraClient {
         }
         const delay = this.retryDelay(err, attempt);
         const remaining = deadline - Date.now();
-        if (delay === undefined || attempt >= this.opts.maxRetries || delay + 1_000 > remaining) {
+        const maxRetries = spec.call?.maxRetries ?? this.opts.maxRetries;
+        if (delay === undefined || attempt >= maxRetries || delay + 1_000 > remaining) {
           throw this.finalize(err, spec, attempt + 1);
         }
         this.log.warn(
-          `${spec.method} /${spec.path[0]} failed with ${err.status ?? err.code}; retry ${attempt + 1}/${this.opts.maxRetries} in ${Math.round(delay)} ms`,
+          `${spec.method} /${spec.path[0]} failed with ${err.status ?? err.code}; retry ${attempt + 1}/${maxRetries} in ${Math.round(delay)} ms`,
         );
-        await sleep(delay, spec.signal);
+        await sleep(delay, spec.call?.signal);
       }
     }
   }
@@ -190,10 +209,11 @@ export class FloraClient {
     if (spec.body !== undefined) headers['Content-Type'] = 'application/json';
     if (spec.idempotencyKey !== undefined) headers['Idempotency-Key'] = spec.idempotencyKey;
 
-    const timeoutMs = Math.max(1, Math.min(this.opts.timeoutMs, deadline - Date.now()));
+    const timeoutMs = Math.max(1, Math.min(spec.call?.timeoutMs ?? this.opts.timeoutMs, deadline - Date.now()));
     const timer = new AbortController();
     const timeout = setTimeout(() => timer.abort(), timeoutMs);
-    const signal = spec.signal ? AbortSignal.any([spec.signal, timer.signal]) : timer.signal;
+    const caller = spec.call?.signal;
+    const signal = caller ? AbortSignal.any([caller, timer.signal]) : timer.signal;
     const t0 = Date.now();
     let status: number | undefined;
     let requestId: string | undefined;
@@ -222,7 +242,7 @@ export class FloraClient {
       return parseSuccess(text, spec.schema, res.status, requestId);
     } catch (err) {
       if (err instanceof FloraError) throw err;
-      if (spec.signal?.aborted) {
+      if (caller?.aborted) {
         throw new FloraError('cancelled', 'The call was cancelled by the client before FLORA answered.', { cause: err });
       }
       if (timer.signal.aborted) {

@@ -132,6 +132,33 @@ export const ModelList = z.looseObject({
 });
 export type ModelList = z.infer<typeof ModelList>;
 
+export const WorkspaceList = z.looseObject({
+  workspaces: z.array(
+    z.looseObject({
+      workspace_id: z.string().min(1),
+      name: z.string(),
+      created_at: z.number().nullable().optional(),
+      role: z.string().optional(),
+    }),
+  ),
+});
+export type WorkspaceList = z.infer<typeof WorkspaceList>;
+
+export const ProjectList = z.looseObject({
+  projects: z.array(
+    z.looseObject({
+      project_id: z.string().min(1),
+      name: z.string(),
+      workspace_id: z.string().optional(),
+      origin: z.string().nullable().optional(),
+      last_modified: z.number().nullable().optional(),
+      created_at: z.number().optional(),
+    }),
+  ),
+  meta: z.looseObject({ next_cursor: z.string().nullable().optional() }).optional(),
+});
+export type ProjectList = z.infer<typeof ProjectList>;
+
 /** One item of GET /generations (newest first). */
 export const Generation = z.looseObject({
   run_id: z.string().min(1),

@@ -1,25 +1,37 @@
 import * as z from 'zod';
-import { GENERATION_TYPES, ModelList } from '../flora/schemas.js';
+import { GENERATION_TYPES, type Model } from '../flora/schemas.js';
 import { defineTool } from './tool.js';
 
-export const ListModelsInput = z.strictObject({
-  type: z
-    .enum(GENERATION_TYPES)
-    .optional()
-    .describe('Only models that produce this kind of output: image, video, audio or text. Omit for all.'),
-});
+/** What the agent needs to choose a model, without every parameter's spec (context is scarce). */
+function compact(m: Model): Pick<Model, 'model_id'> & Record<string, unknown> {
+  const out: Pick<Model, 'model_id'> & Record<string, unknown> = {
+    model_id: m.model_id,
+    name: m.name,
+    type: m.type,
+    provider: m.provider,
+    estimated_seconds: m.estimated_seconds,
+    estimated_credits: m.estimated_credits,
+    params: m.params.map((p) => p.name),
+  };
+  if (m.beta !== undefined) out.beta = m.beta;
+  return out;
+}
 
 export const listModels = defineTool({
   name: 'list_models',
   title: 'List FLORA models',
-  description: [
-    'Lists the generation models this FLORA key can use, with each model\'s model_id, type, provider, typical cost (estimated_credits, about US$0.001 each) and duration (estimated_seconds), and its params (names, types, allowed options, min/max, defaults).',
-    'Free and read-only. Use it before start_generation_run to choose model (the model_id, not the display name) and to fill params with valid names and values; pass type to keep the answer short.',
-  ].join(' '),
-  inputSchema: ListModelsInput,
-  outputSchema: ModelList,
+  description:
+    'Lists usable models: model_id (for start_generation_run), type, provider, typical seconds and credits (about US$0.001 each), param names. Free, read-only. detail: true adds param specs (types, options, min/max, defaults).',
+  inputSchema: z.strictObject({
+    type: z.enum(GENERATION_TYPES).optional().describe('Only models producing this kind of output.'),
+    detail: z.boolean().optional().describe('Include full param specs (default false: names only).'),
+  }),
+  outputSchema: z.looseObject({
+    models: z.array(z.looseObject({ model_id: z.string() })),
+  }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, { client, signal }) {
-    return { structured: await client.listModels(args.type, { signal }) };
+    const { models } = await client.listModels(args.type, { signal });
+    return { structured: { models: args.detail ? models : models.map(compact) } };
   },
 });

@@ -9,7 +9,7 @@ import type { ContentBlock } from '@modelcontextprotocol/sdk/types.js';
 import { FloraError } from '../errors.js';
 import { sleep } from '../sleep.js';
 import { retryAdvice } from '../flora/run-errors.js';
-import { epochMs, RunStatus, TERMINAL_STATUSES, type RunOutput } from '../flora/schemas.js';
+import { epochMs, TERMINAL_STATUSES, type RunOutput, type RunStatus } from '../flora/schemas.js';
 import type { ToolContext } from './tool.js';
 
 export const MIN_POLL_MS = 1_000;
@@ -25,25 +25,32 @@ export const waitSecondsField = (max: number) =>
     .min(0)
     .max(max)
     .optional()
-    .describe(
-      `Wait up to this many seconds (0-${max}) in this call for the run to finish, with progress notifications; returns early when it does. A run still going when the wait ends is not an error: call poll_run again.`,
-    );
+    .describe(`Wait up to this many seconds (0-${max}) for the run to end, with progress.`);
 
-export const PollResult = RunStatus.extend({
-  summary: z.string().describe('One sentence on the state of the run and what to do next.'),
-  done: z.boolean().describe('true once status is completed or failed.'),
-  next_poll_seconds: z
-    .number()
-    .optional()
-    .describe('When the run is still going: suggested seconds until the next poll_run.'),
-  retry_may_help: z.boolean().optional().describe('For a failed run: whether starting it again may succeed.'),
-  retry_advice: z.string().optional().describe('For a failed run: what to do about it.'),
-  poll_error: z
-    .looseObject({ code: z.string(), message: z.string() })
-    .optional()
-    .describe('Set when checking the run failed during the wait; the state shown is the last one known.'),
+/** The agent's view of a run: FLORA's fields plus what to make of them. */
+export interface PollResult extends RunStatus {
+  summary: string;
+  done: boolean;
+  /** When the run is still going: suggested seconds until the next poll_run. */
+  next_poll_seconds?: number;
+  /** For a failed run: whether starting it again may succeed, and what to do. */
+  retry_may_help?: boolean;
+  retry_advice?: string;
+  /** Set when checking the run failed during the wait; the state shown is the last known. */
+  poll_error?: { code: string; message: string };
+}
+
+/**
+ * The published output schema: the fields every answer has, typed; the rest (FLORA's run
+ * fields, and any FLORA adds later) pass as additional properties. Kept small for the
+ * tools/list token budget; the summary and field names carry the meaning.
+ */
+export const PollOutput = z.looseObject({
+  summary: z.string(),
+  run_id: z.string(),
+  status: z.string(),
+  done: z.boolean(),
 });
-export type PollResult = z.infer<typeof PollResult>;
 
 /** What this server learned about runs it started, to schedule later polls of them. */
 export class RunMemory {

@@ -3,76 +3,88 @@ import * as z from 'zod';
 import { FloraApiError, FloraError } from '../errors.js';
 import { isLostStart, type FloraClient } from '../flora/client.js';
 import { findLostRun } from '../flora/recover.js';
-import { epochMs, GENERATION_TYPES, StartRunResponse, type GenerateBody } from '../flora/schemas.js';
-import { outputBlocks, PollResult, pollResult, waitForRun, waitSecondsField } from './run-wait.js';
-import { defineTool, type ToolContext, type ToolOptions } from './tool.js';
+import { preflight } from '../flora/catalog.js';
+import { epochMs, GENERATION_TYPES, type GenerateBody, type StartRunResponse } from '../flora/schemas.js';
+import { outputBlocks, pollResult, waitForRun, waitSecondsField, type PollResult } from './run-wait.js';
+import {
+  defineTool,
+  missingDefault,
+  projectField,
+  workspaceField,
+  type ToolContext,
+  type ToolOptions,
+} from './tool.js';
 
-const startFields = {
-  project_id: z
-    .string()
-    .regex(/^prj_\S+$/, 'must be a FLORA project ID starting with "prj_"')
-    .describe('Project (canvas) the result lands on: a prj_... ID. Ask the user if unknown; never guess.'),
-  workspace_id: z
-    .string()
-    .regex(/^ws_\S+$/, 'must be a FLORA workspace ID starting with "ws_"')
-    .describe('Workspace that is billed: a ws_... ID. Ask the user which one if unsure.'),
-  prompt: z
-    .string()
-    .min(1, 'must not be empty')
-    .regex(/\S/, 'must contain text, not only whitespace')
-    .describe('What to generate, in natural language.'),
-  type: z
-    .enum(GENERATION_TYPES)
-    .describe('What kind of output: image, video, audio or text. Must match the model\'s type.'),
-  model: z
-    .string()
-    .regex(/^\S+$/, 'must be a model endpoint ID such as "t2i-flux-2-pro" (no spaces)')
-    .optional()
-    .describe('Model endpoint ID from list_models (model_id, e.g. "t2i-flux-2-pro"), not a display name. Omit for the workspace default.'),
-  params: z
-    .record(z.string(), z.unknown())
-    .optional()
-    .describe('Model-specific settings, keyed by the names in list_models params (e.g. {"aspect_ratio": "16:9"}). Unknown values are not rejected by FLORA: the run is billed with defaults.'),
-  callback_url: z
-    .url({ protocol: /^https$/, error: 'must be an https:// URL' })
-    .optional()
-    .describe('Optional public https URL that FLORA calls once when the run completes or fails.'),
-  idempotency_key: z
-    .string()
-    .regex(/^[\x21-\x7E]{1,255}$/, 'must be 1-255 printable ASCII characters without spaces')
-    .optional()
-    .describe('Reuse the key from an earlier failed or timed-out start to retry it safely: FLORA refuses a duplicate instead of billing twice. Omit for a new run.'),
+export type StartResult = StartRunResponse & {
+  summary: string;
+  recovered?: boolean;
+  run?: PollResult;
 };
 
-export const StartResult = StartRunResponse.extend({
-  summary: z.string().describe('One sentence on what was started, what it costs and what to do next.'),
-  recovered: z
-    .boolean()
-    .optional()
-    .describe('true when the start\'s answer was lost and this run was found in the project\'s history instead of being started again.'),
-  run: PollResult.optional().describe('The run\'s state after waiting, when wait_seconds was given.'),
+/** Published output schema; FLORA's other start fields pass as additional properties. */
+const StartOutput = z.looseObject({
+  summary: z.string(),
+  run_id: z.string(),
+  run: z.looseObject({}).optional(),
 });
-export type StartResult = z.infer<typeof StartResult>;
 
 export const startGenerationRun = (options: ToolOptions) =>
   defineTool({
     name: 'start_generation_run',
     title: 'Start a FLORA generation (billed)',
     description: [
-      'Starts one image, video, audio or text generation in FLORA and returns its run_id.',
-      'Costs money: the workspace is charged when the run starts. charged_cost is a quote in USD; FLORA settles the final charge later and it can differ.',
-      'Use list_models first to pick a model_id and its params. Call once per wanted result, never to "check" a run.',
-      `Pass wait_seconds (up to ${options.maxWaitSeconds}) to also wait for the result in this call, with progress; otherwise, or if the run is still going when the wait ends, call poll_run with the run_id.`,
-      'If the call fails with timeout, network_error or upstream_error, retry only with the idempotency_key given in the error, so a run that did start is not started twice.',
+      'Starts one image, video, audio or text generation; returns its run_id. Billed: charged_cost is a quote FLORA settles later.',
+      'Get IDs from list_workspaces and list_projects, and a model_id with its params from list_models; both are checked before sending.',
+      'Pass wait_seconds to wait for the result, else call poll_run; never start again to check a run.',
+      'After timeout, network_error or upstream_error, retry only with the error\'s idempotency_key.',
     ].join(' '),
-    inputSchema: z.strictObject({ ...startFields, wait_seconds: waitSecondsField(options.maxWaitSeconds) }),
-    outputSchema: StartResult,
+    inputSchema: z.strictObject({
+      project_id: projectField(options.defaultProjectId),
+      workspace_id: workspaceField(options.defaultWorkspaceId),
+      prompt: z
+        .string()
+        .min(1, 'must not be empty')
+        .regex(/\S/, 'must contain text, not only whitespace')
+        .describe('What to generate.'),
+      type: z.enum(GENERATION_TYPES).describe('Output kind; must match the model\'s type.'),
+      model: z
+        .string()
+        .regex(/^\S+$/, 'must be a model_id such as "t2i-flux-2-pro" (no spaces)')
+        .optional()
+        .describe('model_id from list_models. Omit for the workspace default.'),
+      params: z
+        .record(z.string(), z.unknown())
+        .optional()
+        .describe('Model settings named as in list_models params, e.g. {"aspect_ratio":"16:9"}.'),
+      callback_url: z
+        .url({ protocol: /^https$/, error: 'must be an https:// URL' })
+        .optional()
+        .describe('https URL FLORA calls once the run ends.'),
+      idempotency_key: z
+        .string()
+        .regex(/^[\x21-\x7E]{1,255}$/, 'must be 1-255 printable ASCII characters without spaces')
+        .optional()
+        .describe('Only to retry a failed start: the idempotency_key from its error.'),
+      wait_seconds: waitSecondsField(options.maxWaitSeconds),
+    }),
+    outputSchema: StartOutput,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     async handler(args, ctx) {
-      const { idempotency_key, wait_seconds, ...body } = args;
+      const { idempotency_key, wait_seconds, project_id, workspace_id, ...rest } = args;
+      const body: GenerateBody = {
+        project_id: project_id ?? options.defaultProjectId ?? fail(missingDefault('project_id', 'list_projects')),
+        workspace_id: workspace_id ?? options.defaultWorkspaceId ?? fail(missingDefault('workspace_id', 'list_workspaces')),
+        ...rest,
+      };
+      // Without a model there is nothing to check params against (the workspace default is unknown).
+      if (body.model !== undefined) {
+        const catalog = await ctx.catalog.get();
+        if (catalog) preflight(body, catalog);
+      }
+
       const firstAttemptAt = Date.now();
       const { started, recovered } = await startOrRecover(ctx, body, idempotency_key ?? randomUUID(), firstAttemptAt);
-      const startedAt = recovered ? (epochMs(started.created_at as number | undefined) ?? firstAttemptAt) : Date.now();
+      const startedAt = recovered ? (epochMs(started.created_at) ?? firstAttemptAt) : Date.now();
       ctx.runs.remember(started.run_id, started.estimated_seconds, startedAt);
 
       const cost =
@@ -101,6 +113,10 @@ export const startGenerationRun = (options: ToolOptions) =>
       return { structured: result, extraContent: outputBlocks(result.run.outputs) };
     },
   });
+
+function fail(err: Error): never {
+  throw err;
+}
 
 /** The run this call started: from FLORA's answer, or found again when that answer was lost. */
 async function startOrRecover(

@@ -3,8 +3,9 @@
  * returns structured data or throws. Turning that into MCP results (and errors into actionable
  * `isError` results) happens in one place: toToolResult / toToolError here, called by server.ts.
  */
-import type * as z from 'zod';
+import * as z from 'zod';
 import type { CallToolResult, ContentBlock } from '@modelcontextprotocol/sdk/types.js';
+import type { ModelCatalog } from '../flora/catalog.js';
 import type { FloraClient } from '../flora/client.js';
 import { FloraError, InvalidArgumentsError, type FieldIssue } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -26,6 +27,8 @@ export interface ToolContext {
   progress(value: number, message: string): void;
   /** What this server knows of the runs it started (estimates), shared across calls. */
   runs: RunMemory;
+  /** FLORA's model catalog, cached, for pre-flight checks. */
+  catalog: ModelCatalog;
 }
 
 export interface ToolOutput<T> {
@@ -38,6 +41,30 @@ export interface ToolOutput<T> {
 export interface ToolOptions {
   /** Upper bound of wait_seconds (FLORA_MAX_WAIT_SECONDS). */
   maxWaitSeconds: number;
+  /** FLORA_WORKSPACE_ID / FLORA_PROJECT_ID: make those arguments optional. */
+  defaultWorkspaceId?: string;
+  defaultProjectId?: string;
+}
+
+/** An ID argument: required, or optional when the user's env names a default. */
+function idField(prefix: string, what: string, describe: string, fallback: string | undefined, envName: string) {
+  const field = z.string().regex(new RegExp(`^${prefix}\\S+$`), `must be a FLORA ${what} ID starting with "${prefix}"`);
+  return fallback === undefined
+    ? field.describe(describe)
+    : field.optional().describe(`${describe} Default: ${fallback} (${envName}).`);
+}
+
+export const workspaceField = (fallback?: string) =>
+  idField('ws_', 'workspace', 'Workspace (ws_...) from list_workspaces; it is billed.', fallback, 'FLORA_WORKSPACE_ID');
+
+export const projectField = (fallback?: string) =>
+  idField('prj_', 'project', 'Project (prj_...) from list_projects; the result lands on its canvas.', fallback, 'FLORA_PROJECT_ID');
+
+/** Only reachable if a schema and its default disagree: say which argument to pass. */
+export function missingDefault(field: string, finder: string): InvalidArgumentsError {
+  return new InvalidArgumentsError(`${field} is required: find it with ${finder}, or set a default in this server's env.`, [
+    { field, message: 'required' },
+  ]);
 }
 
 export interface ToolDefinition<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject> {

@@ -2,6 +2,7 @@
  * `npm run bench`: measurements reported as ratios taken in one run on this machine, never as
  * timed test assertions. Everything runs against the fake FLORA on 127.0.0.1.
  *
+ * - tools/list size in bytes, against its 6 KB budget, with and without env defaults.
  * - per-call overhead: a tool call through the built stdio server vs. the same request sent
  *   directly to the fake with fetch.
  * - polling: for runs of 3 s, 6 s and 20 s, how many GET /runs/{id} the server spends waiting
@@ -34,6 +35,22 @@ async function timeEach(n: number, fn: () => Promise<void>): Promise<number[]> {
   return out;
 }
 
+/** The budget the model pays for our tool list on every turn (issue: at most 6 KB). */
+const TOOLS_LIST_BUDGET = 6 * 1024;
+
+async function toolsListSize(client: Client, label: string): Promise<void> {
+  const { tools } = await client.listTools();
+  const bytes = Buffer.byteLength(JSON.stringify({ tools }));
+  console.log(
+    'tools/list (%s): %d tools, %d bytes (budget %d: %s)',
+    label,
+    tools.length,
+    bytes,
+    TOOLS_LIST_BUDGET,
+    bytes <= TOOLS_LIST_BUDGET ? 'within' : 'OVER',
+  );
+}
+
 async function perCallOverhead(fake: FakeFlora): Promise<void> {
   const direct = await timeEach(CALLS, async () => {
     const res = await fetch(`${fake.baseUrl}/models?type=image`, {
@@ -49,11 +66,31 @@ async function perCallOverhead(fake: FakeFlora): Promise<void> {
   });
   const client = new Client({ name: 'bench', version: '0' });
   await client.connect(transport);
+  await toolsListSize(client, 'default env');
   const viaTool = await timeEach(CALLS, async () => {
     const r = await client.callTool({ name: 'list_models', arguments: { type: 'image' } });
     if (r.isError) throw new Error(JSON.stringify(r.content));
   });
   await client.close();
+
+  // With every default set, descriptions name them: the largest tools/list a user can get.
+  const withDefaults = new Client({ name: 'bench', version: '0' });
+  await withDefaults.connect(
+    new StdioClientTransport({
+      command: process.execPath,
+      args: [BIN],
+      env: {
+        FLORA_API_KEY: FAKE_KEY,
+        FLORA_BASE_URL: fake.baseUrl,
+        FLORA_LOG: 'off',
+        FLORA_WORKSPACE_ID: 'ws_studio',
+        FLORA_PROJECT_ID: 'prj_s01',
+        FLORA_MAX_WAIT_SECONDS: '600',
+      },
+    }),
+  );
+  await toolsListSize(withDefaults, 'with FLORA_WORKSPACE_ID, FLORA_PROJECT_ID, FLORA_MAX_WAIT_SECONDS=600');
+  await withDefaults.close();
 
   const d = median(direct);
   const t = median(viaTool);

@@ -81,7 +81,22 @@ describe('stdio server', () => {
     const { client, stderr } = await spawnClient({ FLORA_API_KEY: FAKE_KEY });
     try {
       const { tools } = await client.listTools();
-      expect(tools.map((t) => t.name)).toEqual(['list_models', 'start_generation_run', 'poll_run']);
+      expect(tools.map((t) => t.name)).toEqual([
+        'list_workspaces',
+        'list_projects',
+        'list_models',
+        'start_generation_run',
+        'poll_run',
+      ]);
+
+      const workspaces = structuredOf<{ workspaces: Array<{ workspace_id: string }> }>(
+        (await client.callTool({ name: 'list_workspaces', arguments: {} })) as CallToolResult,
+      );
+      expect(workspaces.workspaces.map((w) => w.workspace_id)).toEqual(['ws_studio', 'ws_client']);
+      const projects = structuredOf<{ projects: Array<{ project_id: string }>; next_cursor: string | null }>(
+        (await client.callTool({ name: 'list_projects', arguments: { workspace_id: 'ws_client' } })) as CallToolResult,
+      );
+      expect(projects).toMatchObject({ projects: [{ project_id: 'prj_c01' }], next_cursor: null });
 
       const models = structuredOf<{ models: Array<{ model_id: string }> }>(
         (await client.callTool({ name: 'list_models', arguments: { type: 'image' } })) as CallToolResult,
@@ -98,6 +113,8 @@ describe('stdio server', () => {
       expect(run.outputs).toHaveLength(1);
 
       expect(fake.requests.map((r) => `${r.method} ${r.rawPath}`)).toEqual([
+        'GET /api/v1/workspaces',
+        'GET /api/v1/projects',
         'GET /api/v1/models',
         'POST /api/v1/generate',
         `GET /api/v1/runs/${started.run_id}`,
@@ -114,8 +131,10 @@ describe('stdio server', () => {
     const { client } = await spawnClient({});
     try {
       const { tools } = await client.listTools();
-      expect(tools).toHaveLength(3);
+      expect(tools).toHaveLength(5);
       for (const [name, args] of [
+        ['list_workspaces', {}],
+        ['list_projects', { workspace_id: 'ws_studio' }],
         ['list_models', {}],
         ['start_generation_run', { ...VALID_START }],
         ['poll_run', { run_id: 'run_1' }],

@@ -118,6 +118,47 @@ export const MODELS: FakeModel[] = [
   },
 ];
 
+export interface FakeWorkspace {
+  workspace_id: string;
+  name: string;
+  created_at: number | null;
+  role: string;
+}
+
+export interface FakeProject {
+  project_id: string;
+  name: string;
+  workspace_id: string;
+  origin: string | null;
+  last_modified: number | null;
+  created_at: number;
+}
+
+export const WORKSPACES: FakeWorkspace[] = [
+  { workspace_id: 'ws_studio', name: 'Studio', created_at: 1_767_225_600_000, role: 'owner' },
+  { workspace_id: 'ws_client', name: 'Client work', created_at: 1_767_312_000_000, role: 'member' },
+];
+
+/** 25 projects in ws_studio (most recently active first), 1 in ws_client; names repeat. */
+export const PROJECTS: FakeProject[] = [
+  ...Array.from({ length: 25 }, (_, i) => ({
+    project_id: `prj_s${String(i + 1).padStart(2, '0')}`,
+    name: i % 5 === 0 ? 'Mug shoot' : `Campaign ${i + 1}`,
+    workspace_id: 'ws_studio',
+    origin: i % 2 === 0 ? 'canvas' : 'api',
+    last_modified: 1_790_000_000_000 - i * 60_000,
+    created_at: 1_780_000_000_000 + i,
+  })),
+  {
+    project_id: 'prj_c01',
+    name: 'Mug shoot',
+    workspace_id: 'ws_client',
+    origin: 'api',
+    last_modified: 1_789_000_000_000,
+    created_at: 1_781_000_000_000,
+  },
+];
+
 export interface FakeRun {
   run_id: string;
   workspace_id: string;
@@ -180,6 +221,8 @@ export class FakeFlora {
   readonly idempotencyKeys = new Map<string, string>();
   apiKey = FAKE_KEY;
   models: FakeModel[] = MODELS;
+  workspaces: FakeWorkspace[] = WORKSPACES;
+  projects: FakeProject[] = PROJECTS;
   runPlan: RunPlan = { durationMs: 0 };
   private readonly overrides = new Map<string, Handler>();
   private readonly onceOverrides = new Map<string, Handler[]>();
@@ -240,6 +283,8 @@ export class FakeFlora {
     this.onceOverrides.clear();
     this.apiKey = FAKE_KEY;
     this.models = MODELS;
+    this.workspaces = WORKSPACES;
+    this.projects = PROJECTS;
     this.runPlan = { durationMs: 0 };
   }
 
@@ -344,6 +389,10 @@ export class FakeFlora {
         };
       case 'GET /generations':
         return (req) => this.listGenerations(req);
+      case 'GET /workspaces':
+        return () => ({ status: 200, body: { workspaces: this.workspaces } });
+      case 'GET /projects':
+        return (req) => this.listProjects(req);
       default:
         return undefined;
     }
@@ -403,6 +452,23 @@ export class FakeFlora {
         action: null,
       },
     };
+  }
+
+  private listProjects(req: RecordedRequest): Reply {
+    const { workspace_id, query } = req.query;
+    if (workspace_id === undefined || !/^ws_\S+$/.test(workspace_id)) {
+      return floraError(400, 'input_validation_error', 'Invalid query.', [{ field: 'workspace_id', message: 'workspace_id must start with ws_.' }]);
+    }
+    const limit = Number(req.query.limit ?? 20);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+      return floraError(400, 'input_validation_error', 'Invalid query.', [{ field: 'limit', message: 'limit must be 1-100.' }]);
+    }
+    const offset = req.query.cursor ? Number(Buffer.from(req.query.cursor, 'base64url').toString()) : 0;
+    const all = this.projects.filter(
+      (p) => p.workspace_id === workspace_id && (query === undefined || p.name.toLowerCase().includes(query.toLowerCase())),
+    );
+    const next = offset + limit < all.length ? Buffer.from(String(offset + limit)).toString('base64url') : null;
+    return { status: 200, body: { projects: all.slice(offset, offset + limit), meta: { next_cursor: next, total_estimate: all.length } } };
   }
 
   private listGenerations(req: RecordedRequest): Reply {

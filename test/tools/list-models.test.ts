@@ -1,10 +1,12 @@
 /**
  * list_models through the real SDK client: the GET /api/v1/models request FLORA receives (with or
- * without ?type=) and the models, params included, that the agent gets back.
+ * without ?type=; `detail` is never sent) and what the agent gets back: by default a compact view
+ * of each model (param names only), with detail: true FLORA's full model objects, param specs
+ * included.
  */
 import { describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { FAKE_KEY, FakeFlora, MODELS, type RecordedRequest } from '../helpers/fake-flora.js';
+import { FAKE_KEY, FakeFlora, MODELS, type FakeModel, type RecordedRequest } from '../helpers/fake-flora.js';
 import {
   failure,
   success,
@@ -20,7 +22,19 @@ async function list(args?: Record<string, unknown>): Promise<CallToolResult> {
   return (await open()).call('list_models', args);
 }
 
-
+/** The compact view of one model: exactly these keys, params as names, beta only when FLORA sent it. */
+function compact(m: FakeModel): Record<string, unknown> {
+  return {
+    model_id: m.model_id,
+    name: m.name,
+    type: m.type,
+    provider: m.provider,
+    estimated_seconds: m.estimated_seconds,
+    estimated_credits: m.estimated_credits,
+    params: m.params.map((p) => p.name),
+    ...(m.beta !== undefined ? { beta: m.beta } : {}),
+  };
+}
 
 function expectModelsRequest(req: RecordedRequest, query: Record<string, string>): void {
   expect(req.method).toBe('GET');
@@ -32,30 +46,76 @@ function expectModelsRequest(req: RecordedRequest, query: Record<string, string>
   expect(req.rawBody).toBe('');
 }
 
+const FLUX_PARAMS = [
+  {
+    name: 'aspect_ratio',
+    type: 'string',
+    required: false,
+    default: '1:1',
+    options: [
+      { label: 'Square', value: '1:1' },
+      { label: 'Wide', value: '16:9' },
+    ],
+  },
+  { name: 'seed', type: 'seed', required: false },
+];
+
+const KLING_FULL = {
+  model_id: 't2v-kling-2',
+  name: 'Kling 2',
+  type: 'video',
+  provider: 'kling',
+  capabilities: ['text-to-video'],
+  estimated_credits: 400,
+  estimated_seconds: 90,
+  beta: true,
+  params: [{ name: 'duration', type: 'int', required: false, default: 5, min: 5, max: 10 }],
+};
+
 describe('list_models', () => {
-  it('without type sends GET /api/v1/models with no query and returns every model with its params', async () => {
+  it('without type sends GET /api/v1/models with no query and returns every model in the compact view', async () => {
     const out = success(await list());
+
+    expect(fake.requests).toHaveLength(1);
+    expectModelsRequest(fake.requests[0]!, {});
+    expect(out).toEqual({ models: MODELS.map(compact) });
+    const models = out.models as Array<Record<string, unknown>>;
+    expect(models.map((m) => m.model_id)).toEqual(MODELS.map((m) => m.model_id));
+    const flux = models.find((m) => m.model_id === 't2i-flux-2-pro');
+    expect(flux).toEqual({
+      model_id: 't2i-flux-2-pro',
+      name: 'FLUX.2 Pro',
+      type: 'image',
+      provider: 'bfl',
+      estimated_seconds: 12,
+      estimated_credits: 40,
+      params: ['aspect_ratio', 'seed'],
+    });
+    // Exactly these keys: no capabilities, no param specs, no beta FLORA did not send.
+    expect(Object.keys(flux!).sort()).toEqual(
+      ['estimated_credits', 'estimated_seconds', 'model_id', 'name', 'params', 'provider', 'type'].sort(),
+    );
+  });
+
+  it('with detail: true returns FLORA\'s full model objects, param specs included, and does not send detail', async () => {
+    const out = success(await list({ detail: true }));
 
     expect(fake.requests).toHaveLength(1);
     expectModelsRequest(fake.requests[0]!, {});
     expect(out).toEqual({ models: MODELS });
     const flux = (out.models as Array<Record<string, unknown>>).find((m) => m.model_id === 't2i-flux-2-pro');
-    expect(flux?.params).toEqual([
-      {
-        name: 'aspect_ratio',
-        type: 'string',
-        required: false,
-        default: '1:1',
-        options: [
-          { label: 'Square', value: '1:1' },
-          { label: 'Wide', value: '16:9' },
-        ],
-      },
-      { name: 'seed', type: 'seed', required: false },
-    ]);
+    expect(flux?.params).toEqual(FLUX_PARAMS);
   });
 
-  it('with type video sends ?type=video and returns only the video models, params included', async () => {
+  it('with detail: false returns the compact view, as without detail', async () => {
+    const out = success(await list({ detail: false }));
+
+    expect(fake.requests).toHaveLength(1);
+    expectModelsRequest(fake.requests[0]!, {});
+    expect(out).toEqual({ models: MODELS.map(compact) });
+  });
+
+  it('with type video sends ?type=video and returns only the video models, compact, beta kept', async () => {
     const out = success(await list({ type: 'video' }));
 
     expect(fake.requests).toHaveLength(1);
@@ -67,21 +127,67 @@ describe('list_models', () => {
           name: 'Kling 2',
           type: 'video',
           provider: 'kling',
-          capabilities: ['text-to-video'],
           estimated_credits: 400,
           estimated_seconds: 90,
           beta: true,
-          params: [{ name: 'duration', type: 'int', required: false, default: 5, min: 5, max: 10 }],
+          params: ['duration'],
         },
       ],
     });
   });
 
-  it.each(['image', 'audio', 'text'] as const)('with type %s sends that filter and returns those models', async (type) => {
+  it('with type video and detail: true sends only ?type=video and returns the video models, params included', async () => {
+    const out = success(await list({ type: 'video', detail: true }));
+
+    expect(fake.requests).toHaveLength(1);
+    expectModelsRequest(fake.requests[0]!, { type: 'video' });
+    expect(out).toEqual({ models: [KLING_FULL] });
+  });
+
+  it.each(['image', 'audio', 'text'] as const)('with type %s sends that filter and returns those models, compact', async (type) => {
     const out = success(await list({ type }));
     expectModelsRequest(fake.requests[0]!, { type });
     expect(fake.requests).toHaveLength(1);
+    expect(out).toEqual({ models: MODELS.filter((m) => m.type === type).map(compact) });
+  });
+
+  it.each(['image', 'audio', 'text'] as const)('with type %s and detail: true returns those models in full', async (type) => {
+    const out = success(await list({ type, detail: true }));
+    expectModelsRequest(fake.requests[0]!, { type });
+    expect(fake.requests).toHaveLength(1);
     expect(out).toEqual({ models: MODELS.filter((m) => m.type === type) });
+  });
+
+  it('keeps beta only when FLORA sent it, false included', async () => {
+    fake.models = [
+      { ...MODELS[2]!, beta: false },
+      { ...MODELS[3]! },
+    ];
+    const out = success(await list());
+    expect(out).toEqual({
+      models: [
+        {
+          model_id: 't2a-eleven-sfx',
+          name: 'ElevenLabs SFX',
+          type: 'audio',
+          provider: 'elevenlabs',
+          estimated_credits: 20,
+          estimated_seconds: 8,
+          beta: false,
+          params: [],
+        },
+        {
+          model_id: 'llm-claude',
+          name: 'Claude',
+          type: 'text',
+          provider: 'anthropic',
+          estimated_credits: 2,
+          estimated_seconds: 4,
+          params: [],
+        },
+      ],
+    });
+    expect((out.models as Array<Record<string, unknown>>)[1]).not.toHaveProperty('beta');
   });
 
   it('returns an empty list as a normal result', async () => {
@@ -95,6 +201,7 @@ describe('list_models', () => {
     ['an unknown type', { type: 'images' }, 'type'],
     ['a type that is not a string', { type: 3 }, 'type'],
     ['an unknown argument', { provider: 'bfl' }, 'provider'],
+    ['a detail that is not a boolean', { detail: 'yes' }, 'detail'],
   ])('refuses %s with invalid_arguments and sends nothing', async (_label, args, field) => {
     const error = failure(await list(args));
     expect(error.code).toBe('invalid_arguments');

@@ -90,9 +90,13 @@ describe('waiting in one call', () => {
     expect(error.fields?.[0]?.field).toBe('wait_seconds');
     expect(fake.requests).toHaveLength(0);
     const { tools } = await c.client.listTools();
-    const poll = tools.find((t) => t.name === 'poll_run')!;
-    expect((poll.inputSchema.properties as Record<string, { maximum: number }>).wait_seconds!.maximum).toBe(5);
-    expect(poll.description).toContain('up to 5)');
+    for (const name of ['poll_run', 'start_generation_run']) {
+      const listed = tools.find((t) => t.name === name)!;
+      const wait = (listed.inputSchema.properties as Record<string, { maximum: number; description: string }>).wait_seconds!;
+      expect(wait.maximum, name).toBe(5);
+      // The maximum is stated where the model reads about the argument.
+      expect(wait.description, name).toContain('(0-5)');
+    }
   });
 
   it('keeps the started run when checking it fails during the wait', async () => {
@@ -318,6 +322,9 @@ describe('lost-answer recovery', () => {
     expect(out).toMatchObject({ run_id: ours.run_id, recovered: true });
     expect([old.run_id, other.run_id]).not.toContain(out.run_id);
     expect(fake.runs.size).toBe(3);
+    // Three starts with a model, one catalog lookup (cached), one POST each plus the lost one's retry.
+    expect(fake.requestsTo('GET', '/models')).toHaveLength(1);
+    expect(fake.requestsTo('POST', '/generate')).toHaveLength(4);
   });
 
   it('refuses to guess between two candidates: idempotency_duplicate listing them, no new run', async () => {

@@ -10,10 +10,10 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod';
 import { loadConfig } from '../../src/config.js';
-import { createServer, type FloraMcpServer } from '../../src/server.js';
+import { createServer, INSTRUCTIONS, type FloraMcpServer } from '../../src/server.js';
 import { listModels } from '../../src/tools/list-models.js';
 import { defineTool } from '../../src/tools/tool.js';
-import { FAKE_KEY, FakeFlora, faults, floraError, MODELS } from '../helpers/fake-flora.js';
+import { FAKE_KEY, FakeFlora, faults, floraError, MODELS, type FakeModel } from '../helpers/fake-flora.js';
 import {
   textOf,
   VALID_START,
@@ -37,8 +37,24 @@ const { open } = useConnections(
 
 
 
+const TOOL_NAMES = ['list_workspaces', 'list_projects', 'list_models', 'start_generation_run', 'poll_run'];
+
+/** What list_models answers by default: each model compact, param names only. */
+const COMPACT_MODELS = MODELS.map((m: FakeModel) => ({
+  model_id: m.model_id,
+  name: m.name,
+  type: m.type,
+  provider: m.provider,
+  estimated_seconds: m.estimated_seconds,
+  estimated_credits: m.estimated_credits,
+  params: m.params.map((p) => p.name),
+  ...(m.beta !== undefined ? { beta: m.beta } : {}),
+}));
+
 /** One valid call per tool: configuration errors must win over everything else. */
 const VALID_CALLS: Array<[string, Record<string, unknown>]> = [
+  ['list_workspaces', {}],
+  ['list_projects', { workspace_id: 'ws_studio' }],
   ['list_models', {}],
   ['start_generation_run', { ...VALID_START }],
   ['poll_run', { run_id: 'run_abc123' }],
@@ -53,7 +69,7 @@ describe('configuration', () => {
     const c = await open({ env: { FLORA_API_KEY: key } });
 
     const { tools } = await c.client.listTools();
-    expect(tools.map((t) => t.name)).toEqual(['list_models', 'start_generation_run', 'poll_run']);
+    expect(tools.map((t) => t.name)).toEqual(TOOL_NAMES);
 
     for (const [name, args] of VALID_CALLS) {
       const error = failure(await c.call(name, args));
@@ -74,7 +90,7 @@ describe('configuration', () => {
 
   it('with FLORA_TIMEOUT_MS=abc every call returns configuration_error naming FLORA_TIMEOUT_MS', async () => {
     const c = await open({ env: { FLORA_TIMEOUT_MS: 'abc' } });
-    expect((await c.client.listTools()).tools).toHaveLength(3);
+    expect((await c.client.listTools()).tools).toHaveLength(5);
 
     for (const [name, args] of VALID_CALLS) {
       const error = failure(await c.call(name, args));
@@ -96,12 +112,49 @@ describe('configuration', () => {
     expect(fake.requests).toHaveLength(0);
   });
 
+  it.each([
+    ['FLORA_WORKSPACE_ID', 'prj_mugs'],
+    ['FLORA_PROJECT_ID', 'ws_studio'],
+  ])('with %s of the wrong kind every call returns configuration_error naming it', async (name, value) => {
+    const c = await open({ env: { [name]: value } });
+    expect((await c.client.listTools()).tools.map((t) => t.name)).toEqual(TOOL_NAMES);
+
+    for (const [tool, args] of VALID_CALLS) {
+      const error = failure(await c.call(tool, args));
+      expect(error.code, tool).toBe('configuration_error');
+      expect(error.retryable).toBe(false);
+      expect(error.message).toContain(name);
+      expect(error.message).toContain(`"${value}"`);
+      expect(error.message).toContain('"env"');
+    }
+    expect(fake.requests).toHaveLength(0);
+  });
+
   it('refuses a plain-http FLORA_BASE_URL on another host instead of sending the key in clear text', async () => {
     const c = await open({ env: { FLORA_BASE_URL: 'http://flora.example.com/api/v1' } });
     const error = failure(await c.call('list_models', {}));
     expect(error.code).toBe('configuration_error');
     expect(error.message).toContain('FLORA_BASE_URL');
     expect(error.message).toContain('https');
+    expect(fake.requests).toHaveLength(0);
+  });
+});
+
+describe('server instructions', () => {
+  it('are sent at initialize: one numbered step per line, discovery to waiting, naming the tools to use', async () => {
+    const c = await open();
+    const instructions = c.client.getInstructions();
+
+    expect(instructions).toBe(INSTRUCTIONS);
+    const lines = instructions!.split('\n');
+    expect(lines.length).toBeGreaterThan(4);
+    const steps = lines.filter((l) => /^\d+\. /.test(l));
+    expect(steps.map((l) => l.slice(0, 3))).toEqual(['1. ', '2. ', '3. ', '4. ']);
+    expect(steps[0]).toContain('list_workspaces');
+    expect(steps[0]).toContain('list_projects');
+    expect(steps[1]).toContain('list_models');
+    expect(steps[2]).toContain('start_generation_run');
+    expect(steps[3]).toContain('poll_run');
     expect(fake.requests).toHaveLength(0);
   });
 });
@@ -113,13 +166,15 @@ describe('unknown tools', () => {
     await expect(call).rejects.toBeInstanceOf(McpError);
     await expect(call).rejects.toMatchObject({ code: ErrorCode.InvalidParams });
     await expect(call).rejects.toThrow('Unknown tool "generate_image"');
-    await expect(call).rejects.toThrow('Available tools: list_models, start_generation_run, poll_run.');
+    await expect(call).rejects.toThrow(
+      'Available tools: list_workspaces, list_projects, list_models, start_generation_run, poll_run.',
+    );
     // One SDK prefix, not two: the wire message is our sentence alone.
     await expect(call).rejects.toThrow(/^MCP error -32602: Unknown tool/);
     expect(fake.requests).toHaveLength(0);
 
     // The server keeps answering.
-    expect(success(await c.call('list_models', {}))).toEqual({ models: MODELS });
+    expect(success(await c.call('list_models', {}))).toEqual({ models: COMPACT_MODELS });
   });
 });
 
@@ -288,7 +343,7 @@ describe('a tool that fails unexpectedly', () => {
     expect(error.message).toContain('kaboom in handler');
     expect(error.message).toContain('bug in the server');
 
-    expect(success(await call(client, 'list_models'))).toEqual({ models: MODELS });
+    expect(success(await call(client, 'list_models'))).toEqual({ models: COMPACT_MODELS });
     expect(failure(await call(client, 'explode')).code).toBe('internal_error');
     expect(mcp.inFlight()).toBe(0);
     expect(fake.requests).toHaveLength(1);
@@ -300,6 +355,6 @@ describe('a tool that fails unexpectedly', () => {
     const error = failure(await call(client, 'misshapen'));
     expect(error.code).toBe('internal_error');
     expect(error.message).toContain('misshapen');
-    expect(success(await call(client, 'list_models'))).toEqual({ models: MODELS });
+    expect(success(await call(client, 'list_models'))).toEqual({ models: COMPACT_MODELS });
   });
 });

@@ -1,11 +1,12 @@
 /**
  * start_generation_run through the real SDK client: what FLORA receives (POST /api/v1/generate,
- * body, Idempotency-Key) and what the agent gets back, on success, on FLORA's errors, on retries,
- * and when the arguments are refused before anything is sent.
+ * body, Idempotency-Key; with a model, first GET /api/v1/models for the pre-flight check) and what
+ * the agent gets back, on success, on FLORA's errors, on retries, and when the arguments are
+ * refused before anything is sent.
  */
 import { describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { FAKE_KEY, FakeFlora, floraError, type RecordedRequest } from '../helpers/fake-flora.js';
+import { FAKE_KEY, FakeFlora, floraError, MODELS, type RecordedRequest } from '../helpers/fake-flora.js';
 import {
   VALID_START,
   failure,
@@ -31,6 +32,24 @@ function onlyRequest(): RecordedRequest {
   return fake.requests[0]!;
 }
 
+/** The pre-flight catalog lookup a start with a model makes first: GET /api/v1/models, no query. */
+function expectCatalogRequest(req: RecordedRequest): void {
+  expect(req.method).toBe('GET');
+  expect(req.rawPath).toBe('/api/v1/models');
+  expect(req.query).toEqual({});
+  expect(req.headers.authorization).toBe(`Bearer ${FAKE_KEY}`);
+  expect(req.headers).not.toHaveProperty('idempotency-key');
+  expect(req.rawBody).toBe('');
+}
+
+/** A start with a model: exactly the catalog lookup, then one POST /generate, which is returned. */
+function catalogThenGenerate(): RecordedRequest {
+  expect(fake.requests.map((r) => `${r.method} ${r.rawPath}`)).toEqual(['GET /api/v1/models', 'POST /api/v1/generate']);
+  expectCatalogRequest(fake.requests[0]!);
+  expect(fake.requestsTo('POST', '/generate')).toHaveLength(1);
+  return fake.requests[1]!;
+}
+
 function expectGenerateRequest(req: RecordedRequest): void {
   expect(req.method).toBe('POST');
   expect(req.rawPath).toBe('/api/v1/generate');
@@ -43,6 +62,10 @@ function expectGenerateRequest(req: RecordedRequest): void {
 
 describe('start_generation_run: what FLORA receives and what the agent gets', () => {
   it('POSTs /api/v1/generate (not the deprecated /runs/generation) with exactly the given body fields', async () => {
+    // The model accepts a dict param, so the nested value passes the pre-flight check untouched.
+    fake.models = MODELS.map((m) =>
+      m.model_id === 't2i-flux-2-pro' ? { ...m, params: [...m.params, { name: 'nested', type: 'dict', required: false }] } : m,
+    );
     await open();
     const args = {
       ...VALID_START,
@@ -52,7 +75,7 @@ describe('start_generation_run: what FLORA receives and what the agent gets', ()
     };
     const out = success(await start(args));
 
-    const req = onlyRequest();
+    const req = catalogThenGenerate();
     expectGenerateRequest(req);
     expect(fake.requestsTo('POST', '/runs/generation')).toHaveLength(0);
     expect(req.body).toStrictEqual(args);
@@ -150,8 +173,14 @@ describe('start_generation_run: what FLORA receives and what the agent gets', ()
 
 describe("start_generation_run: FLORA's errors", () => {
   it("returns FLORA's 400 input_validation_error with its fields, and does not retry it", async () => {
+    // The catalog knew the model, but FLORA has since withdrawn it: FLORA's own 400 is the answer.
+    fake.route('POST /generate', () =>
+      floraError(400, 'input_validation_error', 'Unknown model "t2i-flux-2-pro". Accessible models: t2v-kling-2.', [
+        { field: 'model', message: 'Unknown model.' },
+      ]),
+    );
     await open();
-    const error = failure(await start({ ...VALID_START, model: 'no-such-model' }));
+    const error = failure(await start({ ...VALID_START, model: 't2i-flux-2-pro' }));
 
     expect(error).toMatchObject({
       code: 'input_validation_error',
@@ -159,13 +188,39 @@ describe("start_generation_run: FLORA's errors", () => {
       retryable: false,
       fields: [{ field: 'model', message: 'Unknown model.' }],
     });
-    expect(error.message).toContain('Unknown model "no-such-model"');
+    expect(error.message).toContain('Unknown model "t2i-flux-2-pro"');
     expect(error.message).toContain('Fix the request (see fields)');
     expect(error.request_id).toMatch(/^req_\d+$/);
 
-    const req = onlyRequest();
+    const req = catalogThenGenerate();
     expectGenerateRequest(req);
-    expect(req.body).toStrictEqual({ ...VALID_START, model: 'no-such-model' });
+    expect(req.body).toStrictEqual({ ...VALID_START, model: 't2i-flux-2-pro' });
+    expect(fake.runs.size).toBe(0);
+  });
+
+  it('refuses an unknown model itself, naming valid model ids, and POSTs nothing', async () => {
+    await open();
+    const error = failure(await start({ ...VALID_START, model: 'no-such-model' }));
+
+    expect(error.code).toBe('input_validation_error');
+    expect(error.retryable).toBe(false);
+    // Refused by this server, not by FLORA: no HTTP status, no FLORA request id.
+    expect(error).not.toHaveProperty('status');
+    expect(error).not.toHaveProperty('request_id');
+    const entry = error.fields?.find((f) => f.field === 'model');
+    expect(entry, JSON.stringify(error.fields)).toBeDefined();
+    expect(entry!.message).toContain('Unknown model "no-such-model"');
+    expect(entry!.message).toContain('t2i-flux-2-pro');
+    expect(error.message).toContain('Unknown model "no-such-model"');
+    // The valid image model is named; models of other types are not offered for an image start.
+    expect(error.message).toContain('t2i-flux-2-pro');
+    expect(error.message).not.toContain('t2v-kling-2');
+    expect(error.message).toContain('list_models');
+    expect(error.message).toContain('nothing was sent to FLORA');
+
+    expect(fake.requestsTo('POST', '/generate')).toHaveLength(0);
+    expect(fake.requestsTo('POST', '/runs/generation')).toHaveLength(0);
+    expectCatalogRequest(onlyRequest());
     expect(fake.runs.size).toBe(0);
   });
 

@@ -1,0 +1,30 @@
+import * as z from 'zod';
+import { defineTool, missingDefault, workspaceField, type ToolOptions } from './tool.js';
+
+export const listProjects = (options: ToolOptions) =>
+  defineTool({
+    name: 'list_projects',
+    title: 'List FLORA projects',
+    description:
+      'Lists a workspace\'s projects (prj_ IDs), most recently active first. Free, read-only. Names repeat: show the user the matches instead of picking by name. For more, pass next_cursor as cursor.',
+    inputSchema: z.strictObject({
+      workspace_id: workspaceField(options.defaultWorkspaceId),
+      query: z.string().min(1).optional().describe('Only projects whose name matches this text.'),
+      limit: z.number().int().min(1).max(100).optional().describe('Projects per page (1-100, default 20).'),
+      cursor: z.string().min(1).optional().describe('next_cursor of the previous page.'),
+    }),
+    outputSchema: z.looseObject({
+      projects: z.array(z.looseObject({ project_id: z.string() })),
+      next_cursor: z.string().nullable(),
+    }),
+    annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+    async handler(args, { client, signal }) {
+      const workspace_id = args.workspace_id ?? options.defaultWorkspaceId;
+      if (workspace_id === undefined) throw missingDefault('workspace_id', 'list_workspaces');
+      const page = await client.listProjects(
+        { workspace_id, query: args.query, limit: args.limit ?? 20, cursor: args.cursor },
+        { signal },
+      );
+      return { structured: { projects: page.projects, next_cursor: page.meta?.next_cursor ?? null } };
+    },
+  });
