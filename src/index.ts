@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 /**
- * The bin entry and the only module that touches `process`: env, signals, stdio.
- * stdout carries JSON-RPC only, so the guard is imported first (ESM runs imports in order).
+ * The bin entry and the only module that touches `process`: argv, env, signals, stdio.
+ * In serve mode stdout carries JSON-RPC only, so the guard is imported first (ESM runs imports
+ * in order); the other modes (--help, --version, --check) print to stdout and exit.
  */
 import './stdout-guard.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { parseCommand, runCheck, USAGE } from './cli.js';
 import { loadConfig } from './config.js';
 import { createLogger, makeRedactor } from './log.js';
 import { createServer } from './server.js';
@@ -13,40 +15,66 @@ import { VERSION } from './version.js';
 /** How long in-flight calls may run on after stdin closes or a signal arrives. */
 const DRAIN_MS = 10_000;
 
+const command = parseCommand(process.argv.slice(2));
 const config = loadConfig(process.env);
-const log = createLogger(config.logLevel, makeRedactor(config.apiKey));
-for (const p of config.problems) log.error(`configuration: ${p}`);
-if (config.apiKey === undefined) log.warn('FLORA_API_KEY is not set: tools are listed, but every call will answer configuration_error.');
+const redact = makeRedactor(config.apiKey);
 
-const { server, idle, inFlight } = createServer({ config, logger: log });
-const transport = new StdioServerTransport();
-
-const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-let closing = false;
-async function shutdown(reason: string): Promise<void> {
-  if (closing) return;
-  closing = true;
-  log.info(`shutting down (${reason}); ${inFlight()} call(s) in flight`);
-  // A request read in the same chunk as the EOF is dispatched on a later tick: let it register.
-  await nextTick();
-  const deadline = new Promise<void>((resolve) => setTimeout(resolve, DRAIN_MS).unref());
-  await Promise.race([idle(), deadline]);
-  // The answer is written after the handler settles: one more turn so it reaches stdout.
-  await nextTick();
-  await server.close().catch(() => {});
-  process.exit(0);
+switch (command.kind) {
+  case 'help':
+    process.stdout.write(USAGE);
+    break;
+  case 'version':
+    process.stdout.write(`${VERSION}\n`);
+    break;
+  case 'usage-error':
+    process.stderr.write(`${command.message}\n\n${USAGE}`);
+    process.exitCode = 2;
+    break;
+  case 'check': {
+    const result = await runCheck(config);
+    process.stdout.write(redact(result.text));
+    process.exitCode = result.ok ? 0 : 1;
+    break;
+  }
+  case 'serve':
+    await serveStdio();
+    break;
 }
 
-process.stdin.on('end', () => void shutdown('stdin closed'));
-process.stdin.on('close', () => void shutdown('stdin closed'));
-process.on('SIGINT', () => void shutdown('SIGINT'));
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-// EPIPE: the client went away; nobody is left to answer.
-process.stdout.on('error', () => void shutdown('stdout closed'));
-// A bug must cost one call, never the server.
-process.on('uncaughtException', (err) => log.error('uncaught exception', err));
-process.on('unhandledRejection', (err) => log.error('unhandled rejection', err));
+async function serveStdio(): Promise<void> {
+  const log = createLogger(config.logLevel, redact);
+  for (const p of config.problems) log.error(`configuration: ${p}`);
+  if (config.apiKey === undefined) log.warn('FLORA_API_KEY is not set: tools are listed, but every call will answer configuration_error.');
 
-await server.connect(transport);
-log.info(`flora-generation-mcp ${VERSION} ready on stdio (FLORA at ${config.baseUrl.origin})`);
+  const { server, idle, inFlight } = createServer({ config, logger: log });
+  const transport = new StdioServerTransport();
+  const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+  let closing = false;
+  async function shutdown(reason: string): Promise<void> {
+    if (closing) return;
+    closing = true;
+    log.info(`shutting down (${reason}); ${inFlight()} call(s) in flight`);
+    // A request read in the same chunk as the EOF is dispatched on a later tick: let it register.
+    await nextTick();
+    const deadline = new Promise<void>((resolve) => setTimeout(resolve, DRAIN_MS).unref());
+    await Promise.race([idle(), deadline]);
+    // The answer is written after the handler settles: one more turn so it reaches stdout.
+    await nextTick();
+    await server.close().catch(() => {});
+    process.exit(0);
+  }
+
+  process.stdin.on('end', () => void shutdown('stdin closed'));
+  process.stdin.on('close', () => void shutdown('stdin closed'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  // EPIPE: the client went away; nobody is left to answer.
+  process.stdout.on('error', () => void shutdown('stdout closed'));
+  // A bug must cost one call, never the server.
+  process.on('uncaughtException', (err) => log.error('uncaught exception', err));
+  process.on('unhandledRejection', (err) => log.error('unhandled rejection', err));
+
+  await server.connect(transport);
+  log.info(`flora-generation-mcp ${VERSION} ready on stdio (FLORA at ${config.baseUrl.origin})`);
+}

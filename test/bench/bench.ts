@@ -2,6 +2,7 @@
  * `npm run bench`: measurements reported as ratios taken in one run on this machine, never as
  * timed test assertions. Everything runs against the fake FLORA on 127.0.0.1.
  *
+ * - cold start: spawn to tools/list answer and RSS, against node -e 0 and the smallest SDK server.
  * - tools/list size in bytes, against its 6 KB budget, with and without env defaults.
  * - per-call overhead: a tool call through the built stdio server vs. the same request sent
  *   directly to the fake with fetch.
@@ -14,8 +15,9 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { FAKE_KEY, FakeFlora } from '../helpers/fake-flora.js';
+import { coldStart } from './cold-start.js';
 
-const BIN = fileURLToPath(new URL('../../src/index.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../flora-generation-mcp.js', import.meta.url));
 const CALLS = 300;
 const WARMUP = 30;
 
@@ -244,3 +246,4 @@ try {
   await fake.close();
 }
 await polling();
+await coldStart();

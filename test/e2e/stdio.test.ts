@@ -12,7 +12,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { FAKE_KEY, FakeFlora } from '../helpers/fake-flora.js';
 import { errorOf, structuredOf, VALID_START } from '../helpers/harness.js';
 
-const BIN = fileURLToPath(new URL('../../dist/src/index.js', import.meta.url));
+/** The single-file bundle that the package ships and clients run. */
+const BIN = fileURLToPath(new URL('../../dist/flora-generation-mcp.js', import.meta.url));
 
 let fake: FakeFlora;
 beforeAll(async () => {
@@ -178,6 +179,23 @@ describe('stdio server', () => {
     await raw.waitFor(1);
     const answered = raw.waitFor(2);
     raw.child.stdin.end(rpc(2, 'tools/call', { name: 'list_models', arguments: {} }));
+    const msg = await answered;
+    expect((msg.result as CallToolResult).isError).toBeUndefined();
+    expect(await raw.exited).toBe(0);
+  });
+
+  it('on SIGTERM finishes the call in flight and writes its answer before exiting', async () => {
+    fake.route('GET /models', async (_req, _res, ctx) => {
+      await new Promise((r) => setTimeout(r, 400));
+      return ctx.defaultReply();
+    });
+    const raw = spawnRaw({ FLORA_API_KEY: FAKE_KEY });
+    raw.child.stdin.write(rpc(1, 'initialize', INIT));
+    await raw.waitFor(1);
+    const answered = raw.waitFor(2);
+    raw.child.stdin.write(rpc(2, 'tools/call', { name: 'list_models', arguments: {} }));
+    await new Promise((r) => setTimeout(r, 100));
+    raw.child.kill('SIGTERM');
     const msg = await answered;
     expect((msg.result as CallToolResult).isError).toBeUndefined();
     expect(await raw.exited).toBe(0);

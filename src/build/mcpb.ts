@@ -1,0 +1,86 @@
+/**
+ * Build-time only (not in the published bundle): the .mcpb bundle for one-click install in Claude
+ * Desktop. Writes dist/mcpb/manifest.json (tools listed from the registry, so it cannot drift)
+ * and dist/mcpb/server/index.js (the single-file server); `npm run bundle` then packs it with
+ * `mcpb pack`.
+ */
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_BASE_URL } from '../config.js';
+import { buildTools } from '../tools/index.js';
+import type { ToolDefinition } from '../tools/tool.js';
+import { SERVER_NAME, VERSION } from '../version.js';
+
+export function buildManifest(tools: readonly ToolDefinition[] = buildTools()): Record<string, unknown> {
+  return {
+    manifest_version: '0.3',
+    name: SERVER_NAME,
+    display_name: 'FLORA generations',
+    version: VERSION,
+    description: 'Generate images, video, audio and text with FLORA: find models, start runs, wait for results.',
+    long_description:
+      'Lets Claude drive FLORA\'s generation API: list workspaces, projects and models, start a generation (billed to your workspace), and wait for its outputs. Every start carries an Idempotency-Key, so a retry never bills twice; your API key is sent only to FLORA.',
+    author: { name: 'flora-generation-mcp contributors' },
+    license: 'MIT',
+    keywords: ['flora', 'image generation', 'video generation', 'generative ai'],
+    server: {
+      type: 'node',
+      entry_point: 'server/index.js',
+      mcp_config: {
+        command: 'node',
+        args: ['${__dirname}/server/index.js'],
+        env: {
+          FLORA_API_KEY: '${user_config.flora_api_key}',
+          FLORA_WORKSPACE_ID: '${user_config.workspace_id}',
+          FLORA_PROJECT_ID: '${user_config.project_id}',
+          FLORA_BASE_URL: '${user_config.base_url}',
+        },
+      },
+    },
+    tools: tools.map((t) => ({ name: t.name, description: t.description })),
+    tools_generated: false,
+    compatibility: { platforms: ['darwin', 'win32', 'linux'], runtimes: { node: '>=20.0.0' } },
+    user_config: {
+      flora_api_key: {
+        type: 'string',
+        title: 'FLORA API key',
+        description: 'Your FLORA API key (sk_live_...), from FLORA -> Settings -> API Keys. Sent only to FLORA.',
+        sensitive: true,
+        required: true,
+      },
+      workspace_id: {
+        type: 'string',
+        title: 'Default workspace ID',
+        description: 'Optional ws_... ID billed when a request names no workspace.',
+        required: false,
+        default: '',
+      },
+      project_id: {
+        type: 'string',
+        title: 'Default project ID',
+        description: 'Optional prj_... ID that receives results when a request names no project.',
+        required: false,
+        default: '',
+      },
+      base_url: {
+        type: 'string',
+        title: 'FLORA API base URL',
+        description: 'Leave as is unless FLORA tells you otherwise.',
+        required: false,
+        default: DEFAULT_BASE_URL,
+      },
+    },
+  };
+}
+
+/** Writes dist/mcpb, ready for `mcpb pack`. */
+export function writeBundleDir(root: URL): void {
+  const dir = new URL('dist/mcpb/', root);
+  mkdirSync(new URL('server/', dir), { recursive: true });
+  writeFileSync(new URL('manifest.json', dir), `${JSON.stringify(buildManifest(), null, 2)}\n`);
+  copyFileSync(new URL('dist/flora-generation-mcp.js', root), new URL('server/index.js', dir));
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  writeBundleDir(new URL('../../../', import.meta.url));
+}

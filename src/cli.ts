@@ -1,0 +1,115 @@
+/**
+ * The command line: which mode to run, and `--check`, which tells a user in plain words whether
+ * their configuration reaches FLORA. Pure apart from the FLORA call: index.ts owns `process`.
+ */
+import { parseArgs } from 'node:util';
+import { configurationProblem, type Config } from './config.js';
+import { FloraError } from './errors.js';
+import { FloraClient } from './flora/client.js';
+import { SERVER_NAME, VERSION } from './version.js';
+
+export type Command =
+  | { kind: 'serve' }
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | { kind: 'check' }
+  | { kind: 'usage-error'; message: string };
+
+export const USAGE = `${SERVER_NAME} ${VERSION}: an MCP server for FLORA's generation API.
+
+Usage:
+  ${SERVER_NAME}            serve MCP over stdio (what an MCP client runs)
+  ${SERVER_NAME} --check    check the configuration: list the workspaces FLORA_API_KEY reaches
+  ${SERVER_NAME} --version  print the version
+  ${SERVER_NAME} --help     print this help
+
+Configuration (environment variables):
+  FLORA_API_KEY            your FLORA API key (required for calls)
+  FLORA_BASE_URL           default https://app.flora.ai/api/v1
+  FLORA_WORKSPACE_ID       default workspace (ws_...) for calls that name none
+  FLORA_PROJECT_ID         default project (prj_...) for calls that name none
+  FLORA_TIMEOUT_MS         per HTTP attempt, default 30000
+  FLORA_MAX_RETRIES        retries of 429/5xx/connection failures, default 2
+  FLORA_MAX_WAIT_SECONDS   longest wait_seconds a call may ask for, default 50
+  FLORA_LOG                stderr log level: off, error, warn (default), info, debug
+`;
+
+export function parseCommand(argv: readonly string[]): Command {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+        check: { type: 'boolean' },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (err) {
+    return { kind: 'usage-error', message: (err as Error).message };
+  }
+  const { help, version, check } = parsed.values;
+  if ([help, version, check].filter(Boolean).length > 1) {
+    return { kind: 'usage-error', message: 'Use one of --help, --version or --check at a time.' };
+  }
+  if (help) return { kind: 'help' };
+  if (version) return { kind: 'version' };
+  if (check) return { kind: 'check' };
+  return { kind: 'serve' };
+}
+
+export interface CheckResult {
+  ok: boolean;
+  text: string;
+}
+
+/** `--check`: GET /workspaces with the configured env, and the exact reason when it fails. */
+export async function runCheck(config: Config, fetchImpl?: typeof fetch): Promise<CheckResult> {
+  const where = `FLORA at ${config.baseUrl.href}`;
+  const problem = configurationProblem(config);
+  if (problem !== undefined) return { ok: false, text: `FAILED: ${problem}\n` };
+  const client = new FloraClient({
+    apiKey: config.apiKey as string,
+    baseUrl: config.baseUrl,
+    timeoutMs: config.timeoutMs,
+    maxRetries: config.maxRetries,
+    fetch: fetchImpl,
+  });
+  try {
+    const { workspaces } = await client.listWorkspaces();
+    const lines = workspaces.map((w) => `  ${w.workspace_id}  ${w.name}${w.role ? ` (${w.role})` : ''}`);
+    const defaults = [
+      config.defaultWorkspaceId && !workspaces.some((w) => w.workspace_id === config.defaultWorkspaceId)
+        ? `WARNING: FLORA_WORKSPACE_ID ${config.defaultWorkspaceId} is not among them.`
+        : undefined,
+    ].filter(Boolean);
+    return {
+      ok: true,
+      text: `OK: ${where} accepts the key; it reaches ${workspaces.length} workspace(s):\n${lines.join('\n')}\n${defaults.map((d) => `${d}\n`).join('')}`,
+    };
+  } catch (err) {
+    if (!(err instanceof FloraError)) throw err;
+    return { ok: false, text: `FAILED: ${where}: ${checkReason(err)}\n` };
+  }
+}
+
+function checkReason(err: FloraError): string {
+  switch (err.code) {
+    case 'unauthorized':
+    case 'invalid_api_key':
+      return `the API key was refused (${err.code}). Check FLORA_API_KEY: create or copy a key in FLORA under Settings -> API Keys.`;
+    case 'forbidden':
+    case 'paid_plan_required':
+      return `the key is valid but not allowed to use the API (${err.code}); FLORA's API needs a paid plan. ${err.message}`;
+    case 'network_error':
+    case 'timeout':
+      return `could not reach FLORA (${err.code}): ${err.message}`;
+    case 'not_found':
+    case 'upstream_error':
+      return `this does not answer like the FLORA API (${err.code}${err.status ? `, HTTP ${err.status}` : ''}). Check FLORA_BASE_URL (default https://app.flora.ai/api/v1). ${err.message}`;
+    default:
+      return `${err.code}: ${err.message}`;
+  }
+}

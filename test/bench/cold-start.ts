@@ -1,0 +1,93 @@
+/**
+ * Cold start as an MCP client sees it: from spawn to the answer to tools/list, and resident
+ * memory right after, compared in one run with a bare `node -e 0` and with the smallest SDK
+ * server bundled the same way.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build } from 'rolldown';
+
+const INIT = { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'bench', version: '0' } };
+const line = (id: number, method: string, params: unknown = {}) => `${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`;
+
+function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024;
+}
+
+type Env = Record<string, string | undefined>;
+const FLORA = { FLORA_API_KEY: 'sk_live_bench', FLORA_LOG: 'off' };
+/**
+ * Every subject in a round gets the same environment. Two rounds: a minimal one (PATH only, as
+ * the SDK's stdio client gives servers) and this machine's own, which sets NODE_EXTRA_CA_CERTS:
+ * that alone adds about 40 ms to any node start here, so it moves every ratio.
+ */
+const ENVS: Record<string, Env> = {
+  'minimal env (PATH only)': { PATH: process.env.PATH ?? '', ...FLORA },
+  "this machine's env (NODE_EXTRA_CA_CERTS set)": { ...process.env, ...FLORA },
+};
+
+/** ms from spawn to exit of `node -e 0`. */
+function bareNode(ENV: Env): Promise<number> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    spawn(process.execPath, ['-e', '0'], { env: ENV }).on('exit', () => resolve(performance.now() - t0));
+  });
+}
+
+/** ms from spawn to the tools/list answer, and RSS then. */
+function toToolsList(script: string, ENV: Env): Promise<{ ms: number; rss: number }> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, [script], { env: ENV });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('"id":2')) {
+        const ms = performance.now() - t0;
+        const rss = rssMiB(child.pid!);
+        child.kill();
+        resolve({ ms, rss });
+      }
+    });
+    child.on('error', reject);
+    child.stdin.write(line(1, 'initialize', INIT) + line(2, 'tools/list'));
+  });
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
+export async function coldStart(runs = 20): Promise<void> {
+  const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+  const floor = here('./min-server.bundle.js');
+  await build({
+    input: here('../../../test/bench/min-server.ts'),
+    platform: 'node',
+    logLevel: 'silent',
+    output: { file: floor, format: 'esm', minify: true, codeSplitting: false },
+  });
+  const subjects = {
+    'this server (bundle)': here('../../flora-generation-mcp.js'),
+    'this server (tsc output, unbundled)': here('../../src/index.js'),
+    'smallest SDK server (bundle)': floor,
+  };
+  for (const [envName, env] of Object.entries(ENVS)) {
+    const bare: number[] = [];
+    const samples = new Map<string, Array<{ ms: number; rss: number }>>(Object.keys(subjects).map((k) => [k, []]));
+    // Interleaved, so load on this shared machine hits every subject alike.
+    for (let i = 0; i < runs; i++) {
+      bare.push(await bareNode(env));
+      for (const [name, script] of Object.entries(subjects)) samples.get(name)!.push(await toToolsList(script, env));
+    }
+    const base = median(bare);
+    console.log(`\ncold start, ${envName}: spawn to tools/list answer, median of ${runs} interleaved runs`);
+    console.log(`  ${'node -e 0'.padEnd(38)}  ${base.toFixed(1)} ms   1.00x`);
+    for (const [name, xs] of samples) {
+      const ms = median(xs.map((x) => x.ms));
+      const rss = median(xs.map((x) => x.rss));
+      console.log(`  ${name.padEnd(38)}  ${ms.toFixed(1)} ms   ${(ms / base).toFixed(2)}x   RSS ${rss.toFixed(1)} MiB`);
+    }
+  }
+  console.log('target: this server (bundle) <= 1.8x node -e 0 and <= 55 MiB');
+}

@@ -1,0 +1,46 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { validateManifest } from '@anthropic-ai/mcpb/node';
+import { describe, expect, it } from 'vitest';
+import { buildManifest } from '../src/build/mcpb.js';
+import { buildTools } from '../src/tools/index.js';
+import { VERSION } from '../src/version.js';
+
+const manifest = buildManifest() as {
+  version: string;
+  server: { entry_point: string; mcp_config: { command: string; args: string[]; env: Record<string, string> } };
+  tools: Array<{ name: string; description: string }>;
+  user_config: Record<string, { type: string; sensitive?: boolean; required?: boolean }>;
+};
+
+describe('.mcpb manifest', () => {
+  it('passes @anthropic-ai/mcpb validation', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mcpb-'));
+    const file = join(dir, 'manifest.json');
+    writeFileSync(file, JSON.stringify(manifest));
+    expect(validateManifest(file)).toBe(true);
+  });
+
+  it('asks for the API key as a required, sensitive setting and passes it only as FLORA_API_KEY', () => {
+    expect(manifest.user_config.flora_api_key).toMatchObject({ type: 'string', sensitive: true, required: true });
+    expect(manifest.server.mcp_config.env.FLORA_API_KEY).toBe('${user_config.flora_api_key}');
+    expect(JSON.stringify(manifest.server.mcp_config.args)).not.toContain('user_config');
+  });
+
+  it('offers the workspace and project defaults as optional settings', () => {
+    expect(manifest.user_config.workspace_id).toMatchObject({ required: false });
+    expect(manifest.user_config.project_id).toMatchObject({ required: false });
+    expect(manifest.server.mcp_config.env).toMatchObject({
+      FLORA_WORKSPACE_ID: '${user_config.workspace_id}',
+      FLORA_PROJECT_ID: '${user_config.project_id}',
+    });
+  });
+
+  it('lists exactly the registry\'s tools, with their descriptions, and runs the bundled server', () => {
+    expect(manifest.tools).toEqual(buildTools().map((t) => ({ name: t.name, description: t.description })));
+    expect(manifest.version).toBe(VERSION);
+    expect(manifest.server.entry_point).toBe('server/index.js');
+    expect(manifest.server.mcp_config).toMatchObject({ command: 'node', args: ['${__dirname}/server/index.js'] });
+  });
+});
