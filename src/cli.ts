@@ -8,8 +8,16 @@ import { FloraError } from './errors.js';
 import { FloraClient } from './flora/client.js';
 import { SERVER_NAME, VERSION } from './version.js';
 
+export interface HttpServeOptions {
+  host: string;
+  port: number;
+  allowedHosts: string[];
+  useEnvKey: boolean;
+}
+
 export type Command =
   | { kind: 'serve' }
+  | ({ kind: 'serve-http' } & HttpServeOptions)
   | { kind: 'help' }
   | { kind: 'version' }
   | { kind: 'check' }
@@ -19,6 +27,14 @@ export const USAGE = `${SERVER_NAME} ${VERSION}: an MCP server for FLORA's gener
 
 Usage:
   ${SERVER_NAME}            serve MCP over stdio (what an MCP client runs)
+  ${SERVER_NAME} --transport http [--host 127.0.0.1] [--port 3000]
+      [--allowed-hosts name,...] [--use-env-key]
+                          serve Streamable HTTP at /mcp for many clients; each request
+                          brings its own key (Authorization: Bearer, or X-Flora-Api-Key).
+                          --allowed-hosts: host names clients may address (default:
+                          loopback names). --use-env-key: let requests without a key spend
+                          FLORA_API_KEY from this server's env (anyone who reaches the
+                          port then spends your credits).
   ${SERVER_NAME} --check    check the configuration: list the workspaces FLORA_API_KEY reaches
   ${SERVER_NAME} --version  print the version
   ${SERVER_NAME} --help     print this help
@@ -43,6 +59,11 @@ export function parseCommand(argv: readonly string[]): Command {
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
         check: { type: 'boolean' },
+        transport: { type: 'string' },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        'allowed-hosts': { type: 'string' },
+        'use-env-key': { type: 'boolean' },
       },
       strict: true,
       allowPositionals: false,
@@ -57,7 +78,22 @@ export function parseCommand(argv: readonly string[]): Command {
   if (help) return { kind: 'help' };
   if (version) return { kind: 'version' };
   if (check) return { kind: 'check' };
-  return { kind: 'serve' };
+  const v = parsed.values;
+  const transport = v.transport ?? 'stdio';
+  if (transport !== 'stdio' && transport !== 'http') {
+    return { kind: 'usage-error', message: `--transport must be stdio or http (got "${transport}").` };
+  }
+  if (transport === 'stdio') {
+    const httpOnly = ['host', 'port', 'allowed-hosts', 'use-env-key'].filter((k) => v[k as keyof typeof v] !== undefined);
+    if (httpOnly.length) return { kind: 'usage-error', message: `--${httpOnly[0]} needs --transport http.` };
+    return { kind: 'serve' };
+  }
+  const port = Number(v.port ?? 3000);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    return { kind: 'usage-error', message: `--port must be a port number (got "${v.port}").` };
+  }
+  const allowedHosts = (v['allowed-hosts'] ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+  return { kind: 'serve-http', host: v.host ?? '127.0.0.1', port, allowedHosts, useEnvKey: v['use-env-key'] ?? false };
 }
 
 export interface CheckResult {

@@ -6,7 +6,7 @@
  */
 import './stdout-guard.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { parseCommand, runCheck, USAGE } from './cli.js';
+import { parseCommand, runCheck, USAGE, type HttpServeOptions } from './cli.js';
 import { loadConfig } from './config.js';
 import { createLogger, makeRedactor } from './log.js';
 import { createServer } from './server.js';
@@ -39,6 +39,41 @@ switch (command.kind) {
   case 'serve':
     await serveStdio();
     break;
+  case 'serve-http':
+    await serveHttp(command);
+    break;
+}
+
+async function serveHttp(opts: HttpServeOptions): Promise<void> {
+  const log = createLogger(config.logLevel, redact);
+  if (config.problems.length > 0) {
+    // Unlike stdio, nobody would see per-call errors here first: refuse to start.
+    process.stderr.write(`${redact(config.problems.join('\n'))}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  if (opts.useEnvKey && config.apiKey === undefined) {
+    process.stderr.write('--use-env-key needs FLORA_API_KEY in the environment.\n');
+    process.exitCode = 1;
+    return;
+  }
+  // Loaded only in this mode: the HTTP transport's modules would cost stdio's cold start ~20 ms.
+  const { startHttpServer } = await import('./http.js');
+  const http = await startHttpServer({ ...opts, config, log });
+  process.stderr.write(`flora-generation-mcp ${VERSION} serving Streamable HTTP at ${http.url}\n`);
+  if (opts.useEnvKey) log.warn('--use-env-key: requests without a key spend the credits of this server\'s FLORA_API_KEY');
+  let closing = false;
+  const shutdown = async (reason: string) => {
+    if (closing) return;
+    closing = true;
+    log.info(`shutting down (${reason}); draining`);
+    await http.close(DRAIN_MS);
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('uncaughtException', (err) => log.error('uncaught exception', err));
+  process.on('unhandledRejection', (err) => log.error('unhandled rejection', err));
 }
 
 async function serveStdio(): Promise<void> {

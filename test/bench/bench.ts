@@ -3,6 +3,7 @@
  * timed test assertions. Everything runs against the fake FLORA on 127.0.0.1.
  *
  * - cold start: spawn to tools/list answer and RSS, against node -e 0 and the smallest SDK server.
+ * - HTTP mode: 200 concurrent clients x 10 calls: errors, throughput, p50/p99, server memory.
  * - tools/list size in bytes, against its 6 KB budget, with and without env defaults.
  * - per-call overhead: a tool call through the built stdio server vs. the same request sent
  *   directly to the fake with fetch.
@@ -16,6 +17,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { FAKE_KEY, FakeFlora } from '../helpers/fake-flora.js';
 import { coldStart } from './cold-start.js';
+import { httpLoad } from './http-load.js';
 
 const BIN = fileURLToPath(new URL('../../flora-generation-mcp.js', import.meta.url));
 const CALLS = 300;
@@ -247,3 +249,4 @@ try {
 }
 await polling();
 await coldStart();
+await httpLoad();

@@ -220,6 +220,8 @@ export class FakeFlora {
   readonly runs = new Map<string, FakeRun>();
   readonly idempotencyKeys = new Map<string, string>();
   apiKey = FAKE_KEY;
+  /** Further keys FLORA accepts (several users of one HTTP-mode server). */
+  otherKeys: string[] = [];
   models: FakeModel[] = MODELS;
   workspaces: FakeWorkspace[] = WORKSPACES;
   projects: FakeProject[] = PROJECTS;
@@ -282,6 +284,7 @@ export class FakeFlora {
     this.overrides.clear();
     this.onceOverrides.clear();
     this.apiKey = FAKE_KEY;
+    this.otherKeys = [];
     this.models = MODELS;
     this.workspaces = WORKSPACES;
     this.projects = PROJECTS;
@@ -365,7 +368,8 @@ export class FakeFlora {
   private authenticate(req: RecordedRequest): Reply | undefined {
     const auth = req.headers.authorization;
     if (auth === undefined) return floraError(401, 'unauthorized', 'Missing Authorization header.');
-    if (auth !== `Bearer ${this.apiKey}`) return floraError(401, 'invalid_api_key', 'Invalid API key.');
+    const valid = [this.apiKey, ...this.otherKeys].some((k) => auth === `Bearer ${k}`);
+    if (!valid) return floraError(401, 'invalid_api_key', 'Invalid API key.');
     return undefined;
   }
 
