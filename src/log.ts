@@ -15,7 +15,7 @@ export interface Logger {
 
 const REDACTED = '[redacted]';
 /** Anything shaped like a FLORA key or a bearer token, whoever's it is. */
-const KEY_SHAPES = /\b(sk_(?:live|test)_[A-Za-z0-9_-]+)|(\bBearer\s+)[^\s"',;]+/g;
+const KEY_SHAPES = /\b(sk_(?:live|test)_[A-Za-z0-9_-]+)|(\bBearer\s+)[^\s"',;\\]+/g;
 
 export type Redactor = (text: string) => string;
 

@@ -208,7 +208,8 @@ export function createServer(deps: ServerDeps): FloraMcpServer {
       const floraError = err instanceof FloraError ? err : unexpectedError(err);
       if (floraError.code === 'internal_error') log.error(`${tool.name} failed unexpectedly`, err);
       else log.info(`${tool.name} -> ${floraError.code} in ${Date.now() - t0} ms`);
-      return redactValue(toToolError(floraError), redact);
+      // Redact the error's fields, then render: redacting rendered JSON could eat its escapes.
+      return toToolError(floraError, redact);
     } finally {
       running--;
       if (running === 0) {

@@ -537,6 +537,33 @@ describe('connection failures', () => {
     expect(p.message).toMatch(/Do not start it again/);
   });
 
+  it('a definite error after a lost answer still hands over the key: the lost attempt may have started the run', async () => {
+    const key = newKey();
+    // The first attempt lands and its answer is lost; the retry is refused for another reason.
+    fake.once('POST /generate', (_req, res, ctx) => {
+      ctx.defaultReply();
+      res.socket?.resetAndDestroy();
+    });
+    fake.once('POST /generate', () => floraError(400, 'input_validation_error', 'Prompt rejected.'));
+
+    const err = await failure(() => makeClient().generate(BODY, key));
+
+    expect(fake.requests).toHaveLength(2);
+    expect(fake.runs.size).toBe(1);
+    const p = err.toPayload();
+    expect(p).toMatchObject({ code: 'input_validation_error', status: 400, idempotency_key: key });
+    expect(p.message).toContain('an earlier attempt of this call got no readable answer');
+    expect(p.message).toContain(`idempotency_key "${key}"`);
+  });
+
+  it('a definite error with no lost attempt before it carries no key', async () => {
+    const key = newKey();
+    fake.once('POST /generate', () => floraError(400, 'input_validation_error', 'Prompt rejected.'));
+    const p = (await failure(() => makeClient().generate(BODY, key))).toPayload();
+    expect(p.code).toBe('input_validation_error');
+    expect(p.idempotency_key).toBeUndefined();
+  });
+
   it('a hung FLORA becomes timeout after about FLORA_TIMEOUT_MS, without a retry', async () => {
     const key = newKey();
     fake.route('POST /generate', faults.hang);

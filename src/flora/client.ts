@@ -163,6 +163,8 @@ export class FloraClient {
   private async request<T>(spec: RequestSpec<T>): Promise<T> {
     const started = Date.now();
     const deadline = started + this.opts.maxTotalMs;
+    /** Whether an earlier attempt may have reached FLORA although we never read its answer. */
+    let earlierUncertain = false;
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.attempt(spec, attempt, deadline);
@@ -175,8 +177,9 @@ export class FloraClient {
         const remaining = deadline - Date.now();
         const maxRetries = spec.call?.maxRetries ?? this.opts.maxRetries;
         if (delay === undefined || attempt >= maxRetries || delay + 1_000 > remaining) {
-          throw this.finalize(err, spec, attempt + 1);
+          throw this.finalize(err, spec, attempt + 1, earlierUncertain);
         }
+        earlierUncertain ||= outcomeUnknown(err);
         this.log.warn(
           `${spec.method} /${spec.path[0]} failed with ${err.status ?? err.code}; retry ${attempt + 1}/${maxRetries} in ${Math.round(delay)} ms`,
         );
@@ -258,11 +261,16 @@ export class FloraClient {
   }
 
   /** Last words on an error that will not be retried: what to do next, and how to retry safely. */
-  private finalize(err: FloraError, spec: RequestSpec<unknown>, attempts: number): FloraError {
-    const uncertain =
-      err instanceof TimeoutError ||
-      err instanceof NetworkError ||
-      (err instanceof UpstreamError && (err.status === undefined || err.status >= 200));
+  private finalize(err: FloraError, spec: RequestSpec<unknown>, attempts: number, earlierUncertain: boolean): FloraError {
+    const uncertain = outcomeUnknown(err);
+    if (spec.idempotencyKey !== undefined && !uncertain && earlierUncertain && err.code !== 'idempotency_duplicate') {
+      // This answer is definite, but an earlier attempt's was lost: that one may have started it.
+      err.idempotencyKey = spec.idempotencyKey;
+      return withMessage(
+        err,
+        `${err.message} Note: an earlier attempt of this call got no readable answer, so it may have started the generation. Before starting again, retry with idempotency_key "${spec.idempotencyKey}": FLORA then refuses a duplicate instead of starting a second run.`,
+      );
+    }
     if (spec.idempotencyKey !== undefined && uncertain && err.code !== 'idempotency_duplicate') {
       err.idempotencyKey = spec.idempotencyKey;
       if (err.status !== undefined && err.status >= 200 && err.status < 300) {
@@ -281,6 +289,15 @@ export class FloraClient {
     }
     return err;
   }
+}
+
+/** True when a failed attempt may still have reached FLORA and taken effect. */
+function outcomeUnknown(err: FloraError): boolean {
+  return (
+    err instanceof TimeoutError ||
+    err instanceof NetworkError ||
+    (err instanceof UpstreamError && (err.status === undefined || err.status >= 200))
+  );
 }
 
 /** Errors are created fresh per attempt, so amending the final one in place is safe. */

@@ -15,17 +15,23 @@ export type Recovery =
   | { found: Generation }
   | { found?: undefined; candidates: Generation[] };
 
+/**
+ * `isKnown` tells runs whose start this server already answered: they belong to other calls,
+ * so they cannot be the lost one (this is what tells apart concurrent starts of one project).
+ */
 export async function findLostRun(
   client: FloraClient,
   body: GenerateBody,
   firstAttemptAt: number,
   signal: AbortSignal,
+  isKnown: (runId: string) => boolean = () => false,
 ): Promise<Recovery> {
   const { generations } = await client.listGenerations(
     { workspace_id: body.workspace_id, project_id: body.project_id, limit: LOOKBACK_LIMIT },
     { signal },
   );
   const candidates = generations.filter((g) => {
+    if (isKnown(g.run_id)) return false;
     if (g.project_id && g.project_id !== body.project_id) return false;
     if (g.workspace_id && g.workspace_id !== body.workspace_id) return false;
     const created = epochMs(g.created_at);

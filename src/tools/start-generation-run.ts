@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
 import { FloraApiError, FloraError } from '../errors.js';
-import { isLostStart, type FloraClient } from '../flora/client.js';
+import { isLostStart } from '../flora/client.js';
 import { findLostRun } from '../flora/recover.js';
 import { preflight } from '../flora/catalog.js';
 import { epochMs, GENERATION_TYPES, type GenerateBody, type StartRunResponse } from '../flora/schemas.js';
@@ -129,18 +129,18 @@ async function startOrRecover(
     return { started: await ctx.client.generate(body, idempotencyKey, { signal: ctx.signal }), recovered: false };
   } catch (err) {
     if (!isLostStart(err)) throw err;
-    return { started: await recover(ctx.client, body, firstAttemptAt, err, ctx.signal), recovered: true };
+    return { started: await recover(ctx, body, firstAttemptAt, err), recovered: true };
   }
 }
 
 async function recover(
-  client: FloraClient,
+  ctx: ToolContext,
   body: GenerateBody,
   firstAttemptAt: number,
   lost: FloraError,
-  signal: AbortSignal,
 ): Promise<StartRunResponse & { created_at: number }> {
-  const lookup = await findLostRun(client, body, firstAttemptAt, signal).catch((err: unknown) => {
+  const isKnown = (runId: string) => ctx.runs.get(runId) !== undefined;
+  const lookup = await findLostRun(ctx.client, body, firstAttemptAt, ctx.signal, isKnown).catch((err: unknown) => {
     const why = err instanceof FloraError ? err.code : String(err);
     lost.message += ` Looking the run up in the project's history failed too (${why}).`;
     throw lost;

@@ -8,7 +8,7 @@ import type { CallToolResult, ContentBlock } from '@modelcontextprotocol/sdk/typ
 import type { ModelCatalog } from '../flora/catalog.js';
 import type { FloraClient } from '../flora/client.js';
 import { FloraError, InvalidArgumentsError, type FieldIssue } from '../errors.js';
-import type { Logger } from '../log.js';
+import { redactValue, type Logger, type Redactor } from '../log.js';
 import type { RunMemory } from './run-wait.js';
 
 export interface ToolAnnotations {
@@ -93,8 +93,9 @@ export function toToolResult(structured: Record<string, unknown>, extraContent: 
  * An error result carries no structuredContent: the SDK client validates structuredContent
  * against the success outputSchema even when isError is set.
  */
-export function toToolError(err: FloraError): CallToolResult {
-  return { isError: true, content: [{ type: 'text', text: JSON.stringify({ error: err.toPayload() }) }] };
+export function toToolError(err: FloraError, redact: Redactor = (t) => t): CallToolResult {
+  const payload = redactValue(err.toPayload(), redact);
+  return { isError: true, content: [{ type: 'text', text: JSON.stringify({ error: payload }) }] };
 }
 
 /** zod issues as the fields the agent must fix. */

@@ -12,14 +12,14 @@
  *   start_generation_run with wait_seconds, and for 6 s also start + poll_run with wait_seconds.
  *   One fake and one server process per case, so the cases run concurrently.
  */
-import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { FAKE_KEY, FakeFlora } from '../helpers/fake-flora.js';
 import { coldStart } from './cold-start.js';
 import { httpLoad } from './http-load.js';
+import { BUNDLE } from '../helpers/paths.js';
 
-const BIN = fileURLToPath(new URL('../../flora-generation-mcp.js', import.meta.url));
+const BIN = BUNDLE;
 const CALLS = 300;
 const WARMUP = 30;
 

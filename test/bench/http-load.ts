@@ -5,10 +5,10 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { FAKE_KEY, FakeFlora } from '../helpers/fake-flora.js';
+import { BUNDLE } from '../helpers/paths.js';
 
 const CLIENTS = Number(process.env.LOAD_CLIENTS ?? 200);
 const CALLS_PER_CLIENT = 10;
@@ -27,7 +27,7 @@ const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(
 
 export async function httpLoad(): Promise<void> {
   const fake = await FakeFlora.start();
-  const bin = fileURLToPath(new URL('../../flora-generation-mcp.js', import.meta.url));
+  const bin = BUNDLE;
   const child = spawn(process.execPath, [bin, '--transport', 'http', '--port', '0'], {
     env: { PATH: process.env.PATH ?? '', FLORA_BASE_URL: fake.baseUrl, FLORA_LOG: 'off' },
   });

@@ -5,7 +5,6 @@
  */
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -15,6 +14,7 @@ import { startHttpServer, type HttpServer } from '../../src/http.js';
 import { createLogger, makeRedactor } from '../../src/log.js';
 import { FAKE_KEY, type FakeFlora } from '../helpers/fake-flora.js';
 import { structuredOf, useFakeFlora } from '../helpers/harness.js';
+import { BUNDLE } from '../helpers/paths.js';
 
 let fake: FakeFlora;
 let http: HttpServer | undefined;
@@ -192,7 +192,7 @@ describe('Streamable HTTP mode', () => {
 
 describe('the bundle in HTTP mode', () => {
   it('starts with --transport http, serves /mcp, and exits cleanly on SIGTERM', async () => {
-    const bin = fileURLToPath(new URL('../../dist/flora-generation-mcp.js', import.meta.url));
+    const bin = BUNDLE;
     const child = spawn(process.execPath, [bin, '--transport', 'http', '--port', '0'], {
       env: { PATH: process.env.PATH ?? '', FLORA_BASE_URL: fake.baseUrl },
     });

@@ -4,16 +4,15 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FAKE_KEY, FakeFlora } from '../helpers/fake-flora.js';
 import { errorOf, structuredOf, VALID_START } from '../helpers/harness.js';
+import { BUNDLE } from '../helpers/paths.js';
 
-/** The single-file bundle that the package ships and clients run. */
-const BIN = fileURLToPath(new URL('../../dist/flora-generation-mcp.js', import.meta.url));
+const BIN = BUNDLE;
 
 let fake: FakeFlora;
 beforeAll(async () => {

@@ -226,6 +226,8 @@ export class FakeFlora {
   workspaces: FakeWorkspace[] = WORKSPACES;
   projects: FakeProject[] = PROJECTS;
   runPlan: RunPlan = { durationMs: 0 };
+  /** Consulted before every route: return a Handler to inject a fault into this request. */
+  chaos: ((req: RecordedRequest) => Handler | undefined) | undefined;
   private readonly overrides = new Map<string, Handler>();
   private readonly onceOverrides = new Map<string, Handler[]>();
   private counter = 0;
@@ -289,6 +291,7 @@ export class FakeFlora {
     this.workspaces = WORKSPACES;
     this.projects = PROJECTS;
     this.runPlan = { durationMs: 0 };
+    this.chaos = undefined;
   }
 
   async close(): Promise<void> {
@@ -354,7 +357,8 @@ export class FakeFlora {
     const key = below !== undefined ? routeKey(method, below) : undefined;
     const defaultRoute = key !== undefined ? this.defaultRoute(key) : undefined;
     const once = key !== undefined ? this.onceOverrides.get(key)?.shift() : undefined;
-    const handler = once ?? (key !== undefined ? this.overrides.get(key) : undefined);
+    const handler =
+      (defaultRoute ? this.chaos?.(req) : undefined) ?? once ?? (key !== undefined ? this.overrides.get(key) : undefined);
     if (!handler && !defaultRoute) {
       this.unrouted.push(req);
       send(res, floraError(404, 'not_found', `No route for ${method} ${url.pathname}`), requestId);

@@ -328,8 +328,10 @@ describe('lost-answer recovery', () => {
   });
 
   it('refuses to guess between two candidates: idempotency_duplicate listing them, no new run', async () => {
-    const c = await open();
-    const neighbour = success(await c.call('start_generation_run', { ...VALID_START, model: 't2i-flux-2-pro' }));
+    // The neighbour is started by someone else (another server): nothing tells it apart.
+    const other = await open({ env: {} });
+    const neighbour = success(await other.call('start_generation_run', { ...VALID_START, model: 't2i-flux-2-pro' }));
+    const c = await open({ env: {} });
     loseNextAnswer();
     const error = failure(await c.call('start_generation_run', { ...VALID_START, model: 't2i-flux-2-pro' }));
     const ours = [...fake.runs.values()].at(-1)!;
@@ -341,6 +343,17 @@ describe('lost-answer recovery', () => {
     expect(error.message).toContain(neighbour.run_id as string);
     expect(error.message).toContain(ours.run_id);
     expect(error.message).toContain('Do not start the generation again');
+    expect(fake.runs.size).toBe(2);
+  });
+
+  it('tells concurrent starts of one project apart: runs this server already answered are not candidates', async () => {
+    const c = await open();
+    const neighbour = success(await c.call('start_generation_run', { ...VALID_START, model: 't2i-flux-2-pro' }));
+    loseNextAnswer();
+    const out = success(await c.call('start_generation_run', { ...VALID_START, model: 't2i-flux-2-pro' }));
+    const ours = [...fake.runs.values()].at(-1)!;
+    expect(out).toMatchObject({ run_id: ours.run_id, recovered: true });
+    expect(out.run_id).not.toBe(neighbour.run_id);
     expect(fake.runs.size).toBe(2);
   });
 });

@@ -1,0 +1,340 @@
+/**
+ * The soak: the built server driven over stdio through a long mixed run of tool calls (every tool,
+ * sequential then concurrent, waits included) while about 20 % of FLORA's answers are faults.
+ * It checks what must hold whatever happens: the process lives and answers every call within its
+ * bound, no call creates two runs, the key never leaks, and memory does not grow.
+ * `npm run soak` runs 1,000 calls; the test suite runs a short version.
+ */
+import { readFileSync } from 'node:fs';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { FAKE_KEY, FakeFlora, faults, floraError, type Handler, type RecordedRequest } from '../helpers/fake-flora.js';
+import { BUNDLE } from '../helpers/paths.js';
+
+export interface SoakOptions {
+  calls: number;
+  concurrency: number;
+  faultRate?: number;
+  seed?: number;
+}
+
+export interface SoakReport {
+  calls: number;
+  answered: number;
+  outcomes: Record<string, number>;
+  faults: Record<string, number>;
+  p50: number;
+  p99: number;
+  maxMs: number;
+  rssWarmMiB: number;
+  rssEndMiB: number;
+  /** RSS after every tenth of the run. */
+  rssTrace: number[];
+  warmupCalls: number;
+  runsCreated: number;
+  startsAnswered: number;
+  violations: string[];
+  seconds: number;
+}
+
+/** Bound on one call: 3 attempts of FLORA_TIMEOUT_MS, backoff, the catalog lookup, a 3 s wait. */
+const CALL_BOUND_MS = 30_000;
+const BIN = BUNDLE;
+
+const WARMUP_BATCH = 100;
+const WARMUP_MAX_BATCHES = 20;
+/** Two batches in a row that grow RSS by less than this fraction end the warm-up. */
+const WARMUP_SETTLED = 0.015;
+
+/** A small seeded PRNG, so a failing soak can be replayed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const FAULTS: Array<[string, (req: RecordedRequest) => Handler]> = [
+  ['429 retry-after-ms', () => () => ({ ...floraError(429, 'rate_limited', 'Slow down.'), headers: { 'retry-after-ms': '50' } })],
+  ['429 without Retry-After', () => () => floraError(429, 'rate_limited', 'Slow down.')],
+  ['500 unknown_error', () => () => floraError(500, 'unknown_error', 'Something broke.')],
+  ['502 HTML page', () => faults.html(502)],
+  ['503 JSON', () => () => floraError(503, 'service_unavailable', 'Try later.')],
+  ['reset before answering', () => faults.reset],
+  [
+    'reset after the run is created',
+    (req) =>
+      req.method === 'POST'
+        ? (_r, res, ctx) => {
+            ctx.defaultReply();
+            res.socket?.resetAndDestroy();
+          }
+        : faults.reset,
+  ],
+  ['hang', () => faults.hang],
+  [
+    'truncated JSON',
+    // A 2xx to a start means FLORA created the run: the cut happened on the way back.
+    (req) =>
+      req.method === 'POST'
+        ? (r, res, ctx) => {
+            ctx.defaultReply();
+            return faults.truncated(201)(r, res, ctx);
+          }
+        : faults.truncated(200),
+  ],
+  [
+    'body echoing the key',
+    (req) =>
+      req.method === 'POST'
+        ? () => floraError(400, 'input_validation_error', `Key ${FAKE_KEY} is not allowed here.`, [{ field: 'prompt', message: `seen ${FAKE_KEY}` }])
+        : (_r, _res, ctx) => {
+            const reply = ctx.defaultReply();
+            return reply.status === 200 ? { ...reply, body: { ...(reply.body as object), echoed: `Bearer ${FAKE_KEY}` } } : reply;
+          },
+  ],
+];
+
+function rssMiB(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+}
+
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))] ?? NaN;
+
+interface Planned {
+  i: number;
+  name: string;
+  args: () => Record<string, unknown>;
+}
+
+export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
+  const random = prng(opts.seed ?? 20261128);
+  const faultRate = opts.faultRate ?? 0.2;
+  const fake = await FakeFlora.start();
+  const injected: Record<string, number> = {};
+  /** Off during the warm-up: only the measured calls are tallied. */
+  let measuring = false;
+  fake.chaos = (req) => {
+    if (random() >= faultRate) return undefined;
+    const [kind, make] = FAULTS[Math.floor(random() * FAULTS.length)]!;
+    if (measuring) injected[kind] = (injected[kind] ?? 0) + 1;
+    return make(req);
+  };
+  fake.runPlan = { durationMs: 1_500 };
+
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [BIN],
+    env: {
+      FLORA_API_KEY: FAKE_KEY,
+      FLORA_BASE_URL: fake.baseUrl,
+      FLORA_LOG: 'debug',
+      FLORA_TIMEOUT_MS: '1000',
+      FLORA_MAX_WAIT_SECONDS: '5',
+    },
+    stderr: 'pipe',
+  });
+  let stderr = '';
+  transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const client = new Client({ name: 'soak', version: '0' });
+  await client.connect(transport);
+  const pid = transport.pid!;
+
+  const violations: string[] = [];
+  /** Results of the measured calls (warm-up calls are checked the same way, not tallied). */
+  const outcomes: Record<string, number> = {};
+  const latencies: number[] = [];
+  const knownRuns: string[] = [];
+  /** prompt -> what the agent got: the run_id, or the error. */
+  const starts = new Map<string, { runId?: string; error?: { code: string; idempotency_key?: string } }>();
+  let answered = 0;
+  const rssTrace: number[] = [];
+  let done = 0;
+
+  const makePlan = (count: number, tag: string): Planned[] => Array.from({ length: count }, (_, i) => {
+    const r = random();
+    if (r < 0.1) return { i, name: 'list_workspaces', args: () => ({}) };
+    if (r < 0.22) return { i, name: 'list_projects', args: () => ({ workspace_id: 'ws_studio', limit: 10, ...(i % 3 === 0 ? { query: 'mug' } : {}) }) };
+    if (r < 0.34) return { i, name: 'list_models', args: () => ({ ...(i % 2 ? { type: 'image' } : {}), ...(i % 5 === 0 ? { detail: true } : {}) }) };
+    if (r < 0.62) {
+      return {
+        i,
+        name: 'start_generation_run',
+        args: () => ({
+          project_id: 'prj_s01',
+          workspace_id: 'ws_studio',
+          prompt: `${tag}-${i}`,
+          type: 'image',
+          ...(i % 2 === 0 ? { model: 't2i-flux-2-pro', params: { aspect_ratio: '16:9' } } : {}),
+          ...(i % 4 === 1 ? { wait_seconds: 3 } : {}),
+        }),
+      };
+    }
+    if (r < 0.92) {
+      return {
+        i,
+        name: 'poll_run',
+        args: () => ({
+          run_id: knownRuns.length && i % 6 !== 0 ? knownRuns[Math.floor(random() * knownRuns.length)]! : 'run_unknown0',
+          ...(i % 3 === 0 ? { wait_seconds: 2 } : {}),
+        }),
+      };
+    }
+    // Bad arguments: refused locally, never sent.
+    return { i, name: 'start_generation_run', args: () => ({ project_id: 'proj_1', workspace_id: 'ws_studio', prompt: '', type: 't2i' }) };
+  });
+  const plan = makePlan(opts.calls, 'soak');
+
+  const one = async (p: Planned) => {
+    const args = p.args();
+    const t0 = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), CALL_BOUND_MS)));
+    let result: CallToolResult | 'timeout';
+    try {
+      result = await Promise.race([
+        client.callTool({ name: p.name, arguments: args }, undefined, { timeout: CALL_BOUND_MS + 5_000 }) as Promise<CallToolResult>,
+        bound,
+      ]);
+    } catch (err) {
+      violations.push(`call ${p.i} (${p.name}) threw: ${(err as Error).message}`);
+      return;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (result === 'timeout') {
+      violations.push(`call ${p.i} (${p.name}) not answered within ${CALL_BOUND_MS} ms`);
+      return;
+    }
+    if (measuring) {
+      answered++;
+      if (++done % Math.max(1, Math.floor(opts.calls / 10)) === 0) rssTrace.push(rssMiB(pid));
+    }
+    if (measuring) latencies.push(performance.now() - t0);
+    const text = JSON.stringify(result);
+    if (text.includes(FAKE_KEY)) violations.push(`call ${p.i} (${p.name}): the API key appears in the result`);
+    let outcome = 'ok';
+    if (result.isError) {
+      const first = result.content[0];
+      const code = first?.type === 'text' ? (JSON.parse(first.text) as { error?: { code?: string } }).error?.code : undefined;
+      if (!code) violations.push(`call ${p.i} (${p.name}): malformed error ${text.slice(0, 200)}`);
+      outcome = code ?? 'malformed';
+    } else if (p.name === 'start_generation_run') {
+      const runId = (result.structuredContent as { run_id: string }).run_id;
+      knownRuns.push(runId);
+      if ((result.structuredContent as { recovered?: boolean }).recovered) outcome = 'ok (recovered)';
+    }
+    if (p.name === 'start_generation_run' && typeof args.prompt === 'string' && /^(soak|warm)-/.test(args.prompt)) {
+      const first = result.content[0];
+      starts.set(
+        args.prompt,
+        result.isError
+          ? { error: first?.type === 'text' ? (JSON.parse(first.text) as { error: { code: string } }).error : { code: 'malformed' } }
+          : { runId: (result.structuredContent as { run_id: string }).run_id },
+      );
+    }
+    if (measuring) outcomes[`${p.name}: ${outcome}`] = (outcomes[`${p.name}: ${outcome}`] ?? 0) + 1;
+  };
+
+  const concurrently = (calls: Planned[]) =>
+    Promise.all(
+      Array.from({ length: opts.concurrency }, async () => {
+        for (let p = calls.shift(); p; p = calls.shift()) await one(p);
+      }),
+    );
+  // Warm-up, not counted: batches of the same mix until the server's memory stops growing (V8
+  // sizes its heap to the load over the first thousand or so calls; a leak grows past that).
+  let warmupCalls = 0;
+  let rssWarmMiB = rssMiB(pid);
+  let settledBatches = 0;
+  for (let batch = 0; batch < WARMUP_MAX_BATCHES && settledBatches < 2; batch++) {
+    await concurrently(makePlan(WARMUP_BATCH, `warm${batch}`));
+    warmupCalls += WARMUP_BATCH;
+    const now = rssMiB(pid);
+    settledBatches = batch > 0 && now < rssWarmMiB * (1 + WARMUP_SETTLED) ? settledBatches + 1 : 0;
+    rssWarmMiB = now;
+  }
+  measuring = true;
+  const t0 = performance.now();
+  // The measured run: the first tenth one by one, the rest concurrently.
+  const tenth = Math.max(1, Math.floor(opts.calls / 10));
+  for (const p of plan.slice(0, tenth)) await one(p);
+  await concurrently(plan.slice(tenth));
+  const seconds = (performance.now() - t0) / 1000;
+  const rssEndMiB = rssMiB(pid);
+
+  // Still alive and serving.
+  fake.chaos = undefined;
+  try {
+    await client.listTools();
+  } catch (err) {
+    violations.push(`the server no longer answers: ${(err as Error).message}`);
+  }
+  // No call created two runs; every run the agent was given exists and is that call's.
+  const runsByPrompt = new Map<string, string[]>();
+  for (const run of fake.runs.values()) runsByPrompt.set(run.prompt, [...(runsByPrompt.get(run.prompt) ?? []), run.run_id]);
+  for (const [prompt, ids] of runsByPrompt) {
+    if (ids.length > 1) violations.push(`${prompt} created ${ids.length} runs: ${ids.join(', ')}`);
+  }
+  for (const [prompt, got] of starts) {
+    if (got.runId !== undefined && !runsByPrompt.get(prompt)?.includes(got.runId)) {
+      violations.push(`${prompt} was answered with ${got.runId}, which is not its run`);
+    }
+    // Nothing swallowed: a start that failed although its run exists must hand the agent the
+    // idempotency_key that makes a retry safe (or say the run exists).
+    if (got.error && runsByPrompt.has(prompt)) {
+      const key = `start_generation_run: ${got.error.code}, run exists, idempotency_key given`;
+      if (got.error.idempotency_key === undefined) violations.push(`${prompt}: ${got.error.code} without idempotency_key, yet its run exists`);
+      else outcomes[key] = (outcomes[key] ?? 0) + 1;
+    }
+  }
+  if (stderr.includes(FAKE_KEY)) violations.push('the API key appears on stderr');
+  if (rssEndMiB > rssWarmMiB * 1.2) {
+    violations.push(`memory grew from ${rssWarmMiB.toFixed(1)} to ${rssEndMiB.toFixed(1)} MiB (> 20 %)`);
+  }
+  await client.close();
+  await fake.close();
+
+  return {
+    calls: opts.calls,
+    answered,
+    outcomes,
+    faults: injected,
+    p50: pct(latencies, 50),
+    p99: pct(latencies, 99),
+    maxMs: pct(latencies, 100),
+    rssWarmMiB,
+    rssEndMiB,
+    rssTrace,
+    warmupCalls,
+    runsCreated: fake.runs.size,
+    startsAnswered: starts.size,
+    violations,
+    seconds,
+  };
+}
+
+export function formatReport(r: SoakReport): string {
+  const lines = [
+    `soak: ${r.calls} tool calls in ${r.seconds.toFixed(1)} s, ${r.answered} answered`,
+    `latency p50 ${r.p50.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms, max ${r.maxMs.toFixed(0)} ms (bound ${CALL_BOUND_MS} ms)`,
+    `RSS after warm-up (${r.warmupCalls} calls, not counted) ${r.rssWarmMiB.toFixed(1)} MiB, at the end ${r.rssEndMiB.toFixed(1)} MiB`,
+    `RSS after each tenth of the run (MiB): ${r.rssTrace.map((x) => x.toFixed(0)).join(' ')}`,
+    `runs created ${r.runsCreated} for ${r.startsAnswered} starts (warm-up included)`,
+    '',
+    'faults injected',
+    ...Object.entries(r.faults).sort((a, b) => b[1] - a[1]).map(([k, v]) => `  ${String(v).padStart(5)}  ${k}`),
+    `  ${String(Object.values(r.faults).reduce((a, b) => a + b, 0)).padStart(5)}  in all`,
+    '',
+    'results by tool and code',
+    ...Object.entries(r.outcomes).sort().map(([k, v]) => `  ${String(v).padStart(5)}  ${k}`),
+    '',
+    r.violations.length === 0 ? 'violations: none' : `violations (${r.violations.length}):\n${r.violations.map((v) => `  - ${v}`).join('\n')}`,
+  ];
+  return lines.join('\n');
+}
