@@ -1,8 +1,8 @@
 /**
  * FLORA wire shapes (snake_case, as the API sends them), in zod 4. Response schemas are loose
  * objects and enum-like fields are plain strings: a field or status FLORA adds later passes
- * through instead of breaking a tool. These schemas double as the tools' output schemas, so each
- * field is described for the model.
+ * through instead of breaking a tool. They validate FLORA's answers; the tools publish smaller
+ * output schemas of their own (tools/list budget), so the descriptions here document the wire.
  */
 import * as z from 'zod';
 

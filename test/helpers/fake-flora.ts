@@ -159,6 +159,23 @@ export const PROJECTS: FakeProject[] = [
   },
 ];
 
+/**
+ * The test oracle for list_models' default (compact) view of a model: exactly these keys, param
+ * names only, beta only when FLORA sent it. Written out here, not taken from src.
+ */
+export function compactModel(m: FakeModel): Record<string, unknown> {
+  return {
+    model_id: m.model_id,
+    name: m.name,
+    type: m.type,
+    provider: m.provider,
+    estimated_seconds: m.estimated_seconds,
+    estimated_credits: m.estimated_credits,
+    params: m.params.map((p) => p.name),
+    ...(m.beta !== undefined ? { beta: m.beta } : {}),
+  };
+}
+
 export interface FakeRun {
   run_id: string;
   workspace_id: string;

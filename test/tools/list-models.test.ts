@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { FAKE_KEY, FakeFlora, MODELS, type FakeModel, type RecordedRequest } from '../helpers/fake-flora.js';
+import { compactModel, FAKE_KEY, FakeFlora, MODELS, type RecordedRequest } from '../helpers/fake-flora.js';
 import {
   failure,
   success,
@@ -20,20 +20,6 @@ const { open } = useConnections((f) => (fake = f));
 /** Connect and list tools first, as MCP hosts do, so the SDK client validates structuredContent. */
 async function list(args?: Record<string, unknown>): Promise<CallToolResult> {
   return (await open()).call('list_models', args);
-}
-
-/** The compact view of one model: exactly these keys, params as names, beta only when FLORA sent it. */
-function compact(m: FakeModel): Record<string, unknown> {
-  return {
-    model_id: m.model_id,
-    name: m.name,
-    type: m.type,
-    provider: m.provider,
-    estimated_seconds: m.estimated_seconds,
-    estimated_credits: m.estimated_credits,
-    params: m.params.map((p) => p.name),
-    ...(m.beta !== undefined ? { beta: m.beta } : {}),
-  };
 }
 
 function expectModelsRequest(req: RecordedRequest, query: Record<string, string>): void {
@@ -78,7 +64,7 @@ describe('list_models', () => {
 
     expect(fake.requests).toHaveLength(1);
     expectModelsRequest(fake.requests[0]!, {});
-    expect(out).toEqual({ models: MODELS.map(compact) });
+    expect(out).toEqual({ models: MODELS.map(compactModel) });
     const models = out.models as Array<Record<string, unknown>>;
     expect(models.map((m) => m.model_id)).toEqual(MODELS.map((m) => m.model_id));
     const flux = models.find((m) => m.model_id === 't2i-flux-2-pro');
@@ -112,7 +98,7 @@ describe('list_models', () => {
 
     expect(fake.requests).toHaveLength(1);
     expectModelsRequest(fake.requests[0]!, {});
-    expect(out).toEqual({ models: MODELS.map(compact) });
+    expect(out).toEqual({ models: MODELS.map(compactModel) });
   });
 
   it('with type video sends ?type=video and returns only the video models, compact, beta kept', async () => {
@@ -148,7 +134,7 @@ describe('list_models', () => {
     const out = success(await list({ type }));
     expectModelsRequest(fake.requests[0]!, { type });
     expect(fake.requests).toHaveLength(1);
-    expect(out).toEqual({ models: MODELS.filter((m) => m.type === type).map(compact) });
+    expect(out).toEqual({ models: MODELS.filter((m) => m.type === type).map(compactModel) });
   });
 
   it.each(['image', 'audio', 'text'] as const)('with type %s and detail: true returns those models in full', async (type) => {

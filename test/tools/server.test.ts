@@ -13,7 +13,7 @@ import { loadConfig } from '../../src/config.js';
 import { createServer, INSTRUCTIONS, type FloraMcpServer } from '../../src/server.js';
 import { listModels } from '../../src/tools/list-models.js';
 import { defineTool } from '../../src/tools/tool.js';
-import { FAKE_KEY, FakeFlora, faults, floraError, MODELS, type FakeModel } from '../helpers/fake-flora.js';
+import { compactModel, FAKE_KEY, FakeFlora, faults, floraError, MODELS } from '../helpers/fake-flora.js';
 import {
   textOf,
   VALID_START,
@@ -40,16 +40,7 @@ const { open } = useConnections(
 const TOOL_NAMES = ['list_workspaces', 'list_projects', 'list_models', 'start_generation_run', 'poll_run'];
 
 /** What list_models answers by default: each model compact, param names only. */
-const COMPACT_MODELS = MODELS.map((m: FakeModel) => ({
-  model_id: m.model_id,
-  name: m.name,
-  type: m.type,
-  provider: m.provider,
-  estimated_seconds: m.estimated_seconds,
-  estimated_credits: m.estimated_credits,
-  params: m.params.map((p) => p.name),
-  ...(m.beta !== undefined ? { beta: m.beta } : {}),
-}));
+const COMPACT_MODELS = MODELS.map(compactModel);
 
 /** One valid call per tool: configuration errors must win over everything else. */
 const VALID_CALLS: Array<[string, Record<string, unknown>]> = [
