@@ -17,7 +17,6 @@ export function epochMs(value: number | null | undefined): number | undefined {
   return undefined;
 }
 
-export const RUN_STATUSES = ['pending', 'running', 'completed', 'failed'] as const;
 export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['completed', 'failed']);
 
 /** Body of POST /generate (and of the deprecated POST /runs/generation: identical). */

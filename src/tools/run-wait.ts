@@ -94,8 +94,6 @@ export function nextPollDelayMs(run: RunStatus, memory: RunMemory, now: number):
 export interface WaitOutcome {
   run: RunStatus;
   done: boolean;
-  polls: number;
-  waitedMs: number;
   pollError?: FloraError;
 }
 
@@ -112,8 +110,7 @@ export async function waitForRun(
   initial?: RunStatus,
   pollFirst = false,
 ): Promise<WaitOutcome> {
-  const t0 = Date.now();
-  const deadline = t0 + waitSeconds * 1000;
+  const deadline = Date.now() + waitSeconds * 1000;
   let run = initial ?? (await ctx.client.getRun(runId, { signal: ctx.signal }));
   let polls = initial ? 0 : 1;
   for (;;) {
@@ -129,10 +126,10 @@ export async function waitForRun(
       polls++;
     } catch (err) {
       if (!(err instanceof FloraError) || err.code === 'cancelled') throw err;
-      return { run, done: false, polls, waitedMs: Date.now() - t0, pollError: err };
+      return { run, done: false, pollError: err };
     }
   }
-  return { run, done: TERMINAL_STATUSES.has(run.status), polls, waitedMs: Date.now() - t0 };
+  return { run, done: TERMINAL_STATUSES.has(run.status) };
 }
 
 function reportProgress(ctx: ToolContext, run: RunStatus): void {
