@@ -96,6 +96,7 @@ export async function startHttpServer(opts: HttpOptions): Promise<HttpServer> {
     defaultWorkspaceId: config.defaultWorkspaceId,
     defaultProjectId: config.defaultProjectId,
   });
+  const redactEnvKey = makeRedactor(config.apiKey);
   let draining = false;
   let inFlight = 0;
   let drained: (() => void) | undefined;
@@ -129,7 +130,8 @@ export async function startHttpServer(opts: HttpOptions): Promise<HttpServer> {
     if (!body.ok) return rpcError(res, body.status, body.message);
 
     // This request's key, for this request only: its own client, logger and redactor.
-    const requestLog = createLogger(config.logLevel, (line) => makeRedactor(config.apiKey)(makeRedactor(key)(line)));
+    const redactRequestKey = makeRedactor(key);
+    const requestLog = createLogger(config.logLevel, (line) => redactEnvKey(redactRequestKey(line)));
     const mcp = createServer({ config: { ...config, apiKey: key }, logger: requestLog, tools, fetch: opts.fetch });
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     res.on('close', () => {

@@ -17,16 +17,12 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { FAKE_KEY, FakeFlora } from '../helpers/fake-flora.js';
 import { coldStart } from './cold-start.js';
 import { httpLoad } from './http-load.js';
+import { percentile } from '../helpers/measure.js';
 import { BUNDLE } from '../helpers/paths.js';
 
 const BIN = BUNDLE;
 const CALLS = 300;
 const WARMUP = 30;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
-}
 
 async function timeEach(n: number, fn: () => Promise<void>): Promise<number[]> {
   for (let i = 0; i < WARMUP; i++) await fn();
@@ -96,8 +92,8 @@ async function perCallOverhead(fake: FakeFlora): Promise<void> {
   await toolsListSize(withDefaults, 'with FLORA_WORKSPACE_ID, FLORA_PROJECT_ID, FLORA_MAX_WAIT_SECONDS=600');
   await withDefaults.close();
 
-  const d = median(direct);
-  const t = median(viaTool);
+  const d = percentile(direct, 50);
+  const t = percentile(viaTool, 50);
   console.log('per-call overhead (list_models, median of %d sequential calls)', CALLS);
   console.log('  direct fetch to fake   %s ms', d.toFixed(3));
   console.log('  tool call over stdio   %s ms', t.toFixed(3));

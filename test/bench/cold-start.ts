@@ -4,17 +4,12 @@
  * server bundled the same way.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'rolldown';
+import { percentile, rssMiB } from '../helpers/measure.js';
 
 const INIT = { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'bench', version: '0' } };
 const line = (id: number, method: string, params: unknown = {}) => `${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`;
-
-function rssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024;
-}
 
 type Env = Record<string, string | undefined>;
 const FLORA = { FLORA_API_KEY: 'sk_live_bench', FLORA_LOG: 'off' };
@@ -56,7 +51,7 @@ function toToolsList(script: string, ENV: Env): Promise<{ ms: number; rss: numbe
   });
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const median = (xs: number[]) => percentile(xs, 50);
 
 export async function coldStart(runs = 20): Promise<void> {
   const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));

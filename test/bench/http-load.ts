@@ -3,44 +3,18 @@
  * making 10 tool calls each against the fake FLORA. Reports errors (goal 0), throughput, p50/p99
  * latency, and the server's resident memory before and after.
  */
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { FAKE_KEY, FakeFlora } from '../helpers/fake-flora.js';
-import { BUNDLE } from '../helpers/paths.js';
+import { cpuMs, percentile, rssMiB, spawnHttpBundle } from '../helpers/measure.js';
 
 const CLIENTS = Number(process.env.LOAD_CLIENTS ?? 200);
 const CALLS_PER_CLIENT = 10;
 
-function rssMiB(pid: number): number {
-  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
-}
-
-/** CPU time (user + system) the process has used, in ms. */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks of 10 ms
-}
-
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))] ?? NaN;
-
 export async function httpLoad(): Promise<void> {
   const fake = await FakeFlora.start();
-  const bin = BUNDLE;
-  const child = spawn(process.execPath, [bin, '--transport', 'http', '--port', '0'], {
-    env: { PATH: process.env.PATH ?? '', FLORA_BASE_URL: fake.baseUrl, FLORA_LOG: 'off' },
-  });
+  const { child, url } = await spawnHttpBundle({ FLORA_BASE_URL: fake.baseUrl, FLORA_LOG: 'off' });
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let err = '';
-      child.stderr.on('data', (d: Buffer) => {
-        err += d.toString();
-        const m = /serving Streamable HTTP at (\S+)/.exec(err);
-        if (m) resolve(m[1]!);
-      });
-      child.on('exit', (code) => reject(new Error(`server exited ${code}: ${err}`)));
-    });
     const before = rssMiB(child.pid!);
     const cpuBefore = cpuMs(child.pid!);
     const latencies: number[] = [];
@@ -82,7 +56,7 @@ export async function httpLoad(): Promise<void> {
     console.log(`  calls ${total}, errors ${errorCount} (goal 0)${errorCount ? `: ${JSON.stringify(Object.fromEntries(errors))}` : ''}`);
     console.log(`  throughput ${(latencies.length / seconds).toFixed(0)} calls/s over ${seconds.toFixed(1)} s`);
     console.log(
-      `  latency p50 ${pct(latencies, 50).toFixed(1)} ms, p90 ${pct(latencies, 90).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms, max ${pct(latencies, 100).toFixed(1)} ms`,
+      `  latency p50 ${percentile(latencies, 50).toFixed(1)} ms, p90 ${percentile(latencies, 90).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${percentile(latencies, 100).toFixed(1)} ms`,
     );
     console.log(`  server CPU ${(serverCpu / total).toFixed(2)} ms per call (the load generator shares the 2 cores)`);
     console.log(`  server RSS before ${before.toFixed(1)} MiB, after ${after.toFixed(1)} MiB; FLORA saw ${fake.requests.length} requests`);

@@ -3,7 +3,6 @@
  * one, Host/Origin checks, limits, /healthz, drain, and two users in parallel each reaching FLORA
  * with their own key only.
  */
-import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -14,7 +13,7 @@ import { startHttpServer, type HttpServer } from '../../src/http.js';
 import { createLogger, makeRedactor } from '../../src/log.js';
 import { FAKE_KEY, type FakeFlora } from '../helpers/fake-flora.js';
 import { structuredOf, useFakeFlora } from '../helpers/harness.js';
-import { BUNDLE } from '../helpers/paths.js';
+import { spawnHttpBundle } from '../helpers/measure.js';
 
 let fake: FakeFlora;
 let http: HttpServer | undefined;
@@ -192,18 +191,7 @@ describe('Streamable HTTP mode', () => {
 
 describe('the bundle in HTTP mode', () => {
   it('starts with --transport http, serves /mcp, and exits cleanly on SIGTERM', async () => {
-    const bin = BUNDLE;
-    const child = spawn(process.execPath, [bin, '--transport', 'http', '--port', '0'], {
-      env: { PATH: process.env.PATH ?? '', FLORA_BASE_URL: fake.baseUrl },
-    });
-    const url = await new Promise<string>((resolve) => {
-      let err = '';
-      child.stderr.on('data', (d: Buffer) => {
-        err += d.toString();
-        const m = /serving Streamable HTTP at (\S+)/.exec(err);
-        if (m) resolve(m[1]!);
-      });
-    });
+    const { child, url } = await spawnHttpBundle({ FLORA_BASE_URL: fake.baseUrl });
     const client = new Client({ name: 'http-bin', version: '0' });
     await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${FAKE_KEY}` } } }));
     expect((await client.listTools()).tools).toHaveLength(5);

@@ -5,11 +5,11 @@
  * bound, no call creates two runs, the key never leaks, and memory does not grow.
  * `npm run soak` runs 1,000 calls; the test suite runs a short version.
  */
-import { readFileSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { FAKE_KEY, FakeFlora, faults, floraError, type Handler, type RecordedRequest } from '../helpers/fake-flora.js';
+import { percentile, rssMiB } from '../helpers/measure.js';
 import { BUNDLE } from '../helpers/paths.js';
 
 export interface SoakOptions {
@@ -99,12 +99,6 @@ const FAULTS: Array<[string, (req: RecordedRequest) => Handler]> = [
           },
   ],
 ];
-
-function rssMiB(pid: number): number {
-  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
-}
-
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))] ?? NaN;
 
 interface Planned {
   i: number;
@@ -305,9 +299,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     answered,
     outcomes,
     faults: injected,
-    p50: pct(latencies, 50),
-    p99: pct(latencies, 99),
-    maxMs: pct(latencies, 100),
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    maxMs: percentile(latencies, 100),
     rssWarmMiB,
     rssEndMiB,
     rssTrace,
