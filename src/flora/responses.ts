@@ -1,0 +1,143 @@
+/**
+ * Reading FLORA's answers: the body (size-capped), Retry-After, the error envelope mapped to a
+ * FloraError whose message says what to do next, the success body checked against its schema,
+ * and transport failures. The single place where an HTTP outcome becomes an error code.
+ */
+import type * as z from 'zod';
+import { FloraApiError, NetworkError, UpstreamError, type FloraError } from '../errors.js';
+import { ErrorEnvelope } from './schemas.js';
+
+const MAX_BODY_BYTES = 16 * 1024 * 1024;
+/** FLORA's own samples wait this long on a 429 without Retry-After. */
+const DEFAULT_RATE_LIMIT_WAIT_S = 5;
+
+export async function readBody(res: Response): Promise<string> {
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      throw new UpstreamError(`FLORA's answer exceeded ${MAX_BODY_BYTES} bytes and was not read.`, {
+        status: res.status,
+      });
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function parseRetryAfter(headers: Headers): number | undefined {
+  const ms = headers.get('retry-after-ms');
+  if (ms !== null && ms.trim() !== '' && Number.isFinite(Number(ms)) && Number(ms) >= 0) {
+    return Number(ms) / 1000;
+  }
+  const ra = headers.get('retry-after');
+  if (ra === null || ra.trim() === '') return undefined;
+  const secs = Number(ra);
+  if (Number.isFinite(secs) && secs >= 0) return secs;
+  const date = Date.parse(ra);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, (date - Date.now()) / 1000);
+}
+
+/** What the agent should do next, by FLORA code (or HTTP status for codes we do not know). */
+function advice(code: string, status: number, retryAfterSeconds: number | undefined): string {
+  switch (code) {
+    case 'input_validation_error':
+    case 'invalid_json':
+      return 'Fix the request (see fields) and call again; this failed call cost nothing.';
+    case 'unauthorized':
+    case 'invalid_api_key':
+      return 'Check FLORA_API_KEY in this server\'s "env" block: the key is missing, malformed, revoked or replaced. Retrying will not help until the user fixes the key.';
+    case 'insufficient_credits':
+      return 'Stop: the workspace is out of credits. Do not retry; ask the user to top up their FLORA balance.';
+    case 'forbidden':
+    case 'paid_plan_required':
+      return 'The key is valid but not allowed to do this (read-only role, removed from the workspace, or a plan without API access). Retrying will not help; tell the user.';
+    case 'not_found':
+      return 'Check the ID: it does not exist, or this key\'s workspace cannot see it.';
+    case 'idempotency_duplicate':
+      return 'FLORA already accepted a request with this idempotency_key in the last 2 hours, and that request started a run. Do not reuse this key; omit idempotency_key (or use a new one) only if the user really wants another, separately billed run.';
+    case 'rate_limited':
+      return `Wait ${Math.ceil(retryAfterSeconds ?? DEFAULT_RATE_LIMIT_WAIT_S)} s before calling again, and make fewer calls at once.`;
+    case 'unknown_error':
+      return 'FLORA hit an unclassified server error, often caused by a malformed ws_/prj_ ID. Check the IDs, then retry at most once.';
+    default:
+      if (status === 429) return `Wait ${Math.ceil(retryAfterSeconds ?? DEFAULT_RATE_LIMIT_WAIT_S)} s before calling again.`;
+      if (status >= 500) return 'This is a transient FLORA server problem: wait a few seconds and try again.';
+      return 'See FLORA\'s message.';
+  }
+}
+
+export function errorFromResponse(res: Response, text: string, requestId: string | undefined): FloraError {
+  const retryAfterSeconds = res.status === 429 || res.status === 503 ? parseRetryAfter(res.headers) : undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const env = ErrorEnvelope.safeParse(json);
+  if (!env.success) {
+    const kind = (res.headers.get('content-type') ?? 'unknown content type').split(';')[0];
+    const transient = res.status >= 500 || res.status === 429;
+    const err = new UpstreamError(
+      `FLORA answered HTTP ${res.status} with a body that is not FLORA's JSON error (${kind}, ${text.length} bytes). ${transient ? 'Something between us and FLORA failed; this is usually transient: try again shortly.' : 'Check FLORA_BASE_URL points at the FLORA API.'}`,
+      { status: res.status, requestId, retryable: transient },
+    );
+    err.retryAfterSeconds = retryAfterSeconds;
+    return err;
+  }
+  const { code, message, fields } = env.data.error;
+  const retryable =
+    code === 'rate_limited' || code === 'unknown_error' || (res.status >= 500 && res.status !== 501) || res.status === 429;
+  const floraMessage = message && message.trim() !== '' ? message.trim().replace(/\.?$/, '.') : `FLORA returned ${code}.`;
+  return new FloraApiError(code, `${floraMessage} ${advice(code, res.status, retryAfterSeconds)}`, {
+    status: res.status,
+    fields: fields?.map((f) => ({ field: f.field, message: f.message })),
+    retryable,
+    requestId,
+    retryAfterSeconds,
+  });
+}
+
+export function parseSuccess<T>(text: string, schema: z.ZodType<T>, status: number, requestId: string | undefined): T {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new UpstreamError(
+      `FLORA answered HTTP ${status} but the body is not valid JSON (${text.length} bytes; truncated?).`,
+      { status, requestId, cause },
+    );
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const where = parsed.error.issues
+      .slice(0, 3)
+      .map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`)
+      .join('; ');
+    throw new UpstreamError(`FLORA answered HTTP ${status} with an unexpected shape (${where}).`, {
+      status,
+      requestId,
+    });
+  }
+  return parsed.data;
+}
+
+export function networkError(err: unknown, status: number | undefined, base: URL): NetworkError {
+  const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
+  const code = cause?.code ?? (err as { code?: string })?.code ?? 'unknown';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return new NetworkError(
+      `Could not resolve ${base.hostname} (${code}). Check FLORA_BASE_URL and the machine's network.`,
+      { retryable: code === 'EAI_AGAIN', cause: err },
+    );
+  }
+  const phase = status === undefined ? 'before FLORA answered' : 'while reading FLORA\'s answer';
+  return new NetworkError(
+    `The connection to ${base.host} failed ${phase} (${code}). This is usually transient: try again shortly.`,
+    { cause: err },
+  );
+}
