@@ -168,14 +168,20 @@ describe('stdio server', () => {
     for (const line of raw.lines) expect(JSON.parse(line)).toMatchObject({ jsonrpc: '2.0' });
   });
 
-  it('answers a call that is in flight when stdin closes, then exits', async () => {
+  /** A server past initialize whose FLORA takes `delayMs` to list models. */
+  async function serverWithSlowModels(delayMs: number) {
     fake.route('GET /models', async (_req, _res, ctx) => {
-      await new Promise((r) => setTimeout(r, 300));
+      await new Promise((r) => setTimeout(r, delayMs));
       return ctx.defaultReply();
     });
     const raw = spawnRaw({ FLORA_API_KEY: FAKE_KEY });
     raw.child.stdin.write(rpc(1, 'initialize', INIT));
     await raw.waitFor(1);
+    return raw;
+  }
+
+  it('answers a call that is in flight when stdin closes, then exits', async () => {
+    const raw = await serverWithSlowModels(300);
     const answered = raw.waitFor(2);
     raw.child.stdin.end(rpc(2, 'tools/call', { name: 'list_models', arguments: {} }));
     const msg = await answered;
@@ -184,13 +190,7 @@ describe('stdio server', () => {
   });
 
   it('on SIGTERM finishes the call in flight and writes its answer before exiting', async () => {
-    fake.route('GET /models', async (_req, _res, ctx) => {
-      await new Promise((r) => setTimeout(r, 400));
-      return ctx.defaultReply();
-    });
-    const raw = spawnRaw({ FLORA_API_KEY: FAKE_KEY });
-    raw.child.stdin.write(rpc(1, 'initialize', INIT));
-    await raw.waitFor(1);
+    const raw = await serverWithSlowModels(400);
     const answered = raw.waitFor(2);
     raw.child.stdin.write(rpc(2, 'tools/call', { name: 'list_models', arguments: {} }));
     await new Promise((r) => setTimeout(r, 100));
