@@ -441,6 +441,24 @@ describe('rate limits', () => {
     expect(p).toMatchObject({ code: 'rate_limited', status: 429, retryable: true, retry_after_seconds: secs });
     expect(p.message).toMatch(new RegExp(`Wait ${secs} s before calling again`));
   });
+  it('429 with Retry-After: 2 is handed back at once when waiting it out would overrun maxTotalMs', async () => {
+    const key = newKey();
+    // Only the first answer is a 429: a client that waited it out would start the run on its retry.
+    fake.once('POST /generate', () => ({
+      ...floraError(429, 'rate_limited', 'Too many requests.'),
+      headers: { 'retry-after': '2' },
+    }));
+
+    // 2 s is well under maxRetryAfterMs (20 s): only the 2.5 s total budget stops the retry.
+    const err = await failure(() => makeClient({ timeoutMs: 2_000, maxTotalMs: 2_500 }).generate(BODY, key));
+
+    expect(fake.requests).toHaveLength(1);
+    expectGenerateRequest(fake.requests[0], key);
+    expect(fake.runs.size).toBe(0);
+    const p = err.toPayload();
+    expect(p).toMatchObject({ code: 'rate_limited', status: 429, retryable: true, retry_after_seconds: 2 });
+    expect(p.message).toContain('Wait 2 s before calling again');
+  });
 });
 
 describe('5xx retries', () => {

@@ -1,0 +1,185 @@
+/**
+ * Lost-answer recovery, one rule at a time: which failed starts count as "lost" (the run exists,
+ * look it up) and which runs of the project's history may be taken for the lost one. The decoys
+ * here are never runs this server answered itself (those are excluded as already known before any
+ * other rule applies): they come from a second connection, straight from `fake.runs`, or are
+ * added to FLORA's GET /generations answer, so each filter alone decides.
+ */
+import { describe, expect, it } from 'vitest';
+import { FakeFlora, faults, type FakeRun, type Handler } from '../helpers/fake-flora.js';
+import { failure, success, useConnections, VALID_START } from '../helpers/harness.js';
+
+let fake: FakeFlora;
+
+const { open } = useConnections((f) => (fake = f));
+
+const START = { ...VALID_START, model: 't2i-flux-2-pro' } as const;
+
+/** A run someone else started in FLORA: same workspace, project and model as START unless told. */
+function decoyRun(runId: string, overrides: Partial<FakeRun> = {}): FakeRun {
+  return {
+    run_id: runId,
+    workspace_id: START.workspace_id,
+    project_id: START.project_id,
+    type: 'image',
+    model_id: START.model,
+    prompt: 'a mug, by a colleague',
+    idempotency_key: undefined,
+    created_at: Date.now(),
+    duration_ms: 0,
+    charged_cost: 0.04,
+    ...overrides,
+  };
+}
+
+/** The next POST /generate creates its run (after `before`, if given), then the answer is lost. */
+function loseNextAnswer(before?: () => Promise<void> | void): void {
+  fake.once('POST /generate', async (_req, res, ctx) => {
+    await before?.();
+    ctx.defaultReply();
+    res.socket?.resetAndDestroy();
+  });
+}
+
+/** The run FLORA created for the call that sent this Idempotency-Key. */
+function runOfKey(key: unknown): FakeRun {
+  expect(typeof key).toBe('string');
+  const runId = fake.idempotencyKeys.get(key as string);
+  expect(runId).toBeDefined();
+  return fake.runs.get(runId!)!;
+}
+
+/** The Idempotency-Key our (first) start sent. */
+function sentKey(): unknown {
+  return fake.requestsTo('POST', '/generate')[0]!.headers['idempotency-key'];
+}
+
+/** GET /generations answers as FLORA would, plus `extra` generations (listed first, newest). */
+function listingAlso(extra: Array<Record<string, unknown>>): Handler {
+  return (_req, _res, ctx) => {
+    const reply = ctx.defaultReply();
+    const body = reply.body as { generations: unknown[] };
+    return { ...reply, body: { ...body, generations: [...extra, ...body.generations] } };
+  };
+}
+
+/** A generation as GET /generations lists it, fresh, running, with START's model. */
+function listed(runId: string, place: { project_id: string; workspace_id: string }): Record<string, unknown> {
+  return {
+    run_id: runId,
+    generation_id: runId,
+    status: 'running',
+    progress: 30,
+    created_at: Date.now(),
+    ...place,
+    model: { model_id: START.model },
+  };
+}
+
+describe('a start is lost only when FLORA may have created its run', () => {
+  it('an HTML 502 on every attempt is upstream_error with the key to retry with; no history lookup, no neighbour adopted', async () => {
+    // A colleague's run, just started in the same project with the same model: exactly what
+    // recovery would take for ours if a 502 were treated like a lost 2xx.
+    const neighbour = decoyRun('run_colleague502');
+    fake.runs.set(neighbour.run_id, neighbour);
+    fake.route('POST /generate', faults.html(502));
+    const c = await open();
+
+    const result = await c.call('start_generation_run', { ...START });
+    const error = failure(result);
+
+    const posts = fake.requestsTo('POST', '/generate');
+    expect(posts).toHaveLength(3);
+    const key = posts[0]!.headers['idempotency-key'];
+    for (const p of posts) expect(p.headers['idempotency-key']).toBe(key);
+    expect(error).toMatchObject({ code: 'upstream_error', status: 502, retryable: true, idempotency_key: key });
+    expect(error.message).toContain('may or may not have started');
+    expect(error.message).toContain(`idempotency_key "${String(key)}"`);
+    expect(error.message).not.toContain(neighbour.run_id);
+    expect(fake.requestsTo('GET', '/generations')).toHaveLength(0);
+    expect([...fake.runs.keys()]).toEqual([neighbour.run_id]);
+  });
+});
+
+describe('recovery takes only a run that can be ours', () => {
+  it('ignores a fresh run of another project in the same workspace that FLORA lists', async () => {
+    fake.once('GET /generations', listingAlso([listed('run_otherproject', { project_id: 'prj_s02', workspace_id: START.workspace_id })]));
+    loseNextAnswer();
+    const c = await open();
+
+    const out = success(await c.call('start_generation_run', { ...START }));
+
+    const ours = runOfKey(sentKey());
+    expect(out).toMatchObject({ run_id: ours.run_id, recovered: true, project_id: START.project_id });
+    expect(fake.requestsTo('GET', '/generations')).toHaveLength(1);
+    expect(fake.requestsTo('POST', '/generate')).toHaveLength(2);
+    expect(fake.runs.size).toBe(1);
+  });
+
+  it('ignores a fresh run of the same project ID in another workspace that FLORA lists', async () => {
+    fake.once('GET /generations', listingAlso([listed('run_otherworkspace', { project_id: START.project_id, workspace_id: 'ws_client' })]));
+    loseNextAnswer();
+    const c = await open();
+
+    const out = success(await c.call('start_generation_run', { ...START }));
+
+    const ours = runOfKey(sentKey());
+    expect(out).toMatchObject({ run_id: ours.run_id, recovered: true, project_id: START.project_id });
+    expect(fake.requestsTo('GET', '/generations')).toHaveLength(1);
+    expect(fake.runs.size).toBe(1);
+  });
+
+  it('ignores a run of another model that a neighbour started in the project while our start was in flight', async () => {
+    const neighbourConn = await open({ env: {} });
+    const c = await open({ env: {} });
+    let neighbourRun: string | undefined;
+    // Our first attempt has reached FLORA; before FLORA creates our run, a neighbour (another
+    // server, so nothing marks its run as known here) starts a video in the same project.
+    loseNextAnswer(async () => {
+      const other = success(await neighbourConn.call('start_generation_run', { ...VALID_START, type: 'video', model: 't2v-kling-2' }));
+      neighbourRun = other.run_id as string;
+    });
+
+    const out = success(await c.call('start_generation_run', { ...START }));
+
+    const ours = runOfKey(sentKey());
+    expect(neighbourRun).toBeDefined();
+    expect(fake.runs.get(neighbourRun!)).toMatchObject({ project_id: START.project_id, model_id: 't2v-kling-2' });
+    expect(fake.runs.get(neighbourRun!)!.created_at).toBeGreaterThanOrEqual(fake.requestsTo('POST', '/generate')[0]!.at);
+    expect(out).toMatchObject({ run_id: ours.run_id, recovered: true, model: { model_id: START.model } });
+    expect(out.run_id).not.toBe(neighbourRun);
+    expect(fake.runs.size).toBe(2);
+  });
+
+  it('ignores a run of the same model started a minute before the call, beyond any clock skew', async () => {
+    const earlier = decoyRun('run_aminuteago', { created_at: Date.now() - 60_000 });
+    fake.runs.set(earlier.run_id, earlier);
+    loseNextAnswer();
+    const c = await open();
+
+    const out = success(await c.call('start_generation_run', { ...START }));
+
+    const ours = runOfKey(sentKey());
+    expect(out).toMatchObject({ run_id: ours.run_id, recovered: true });
+    // FLORA listed both; only the age told them apart.
+    expect(fake.requestsTo('GET', '/generations')).toHaveLength(1);
+    expect(fake.runs.size).toBe(2);
+  });
+
+  it('still counts a run created a few seconds before the call (clocks differ), so it refuses to guess', async () => {
+    const skewed = decoyRun('run_skewed', { created_at: Date.now() - 5_000 });
+    fake.runs.set(skewed.run_id, skewed);
+    loseNextAnswer();
+    const c = await open();
+
+    const error = failure(await c.call('start_generation_run', { ...START }));
+
+    const key = sentKey();
+    const ours = runOfKey(key);
+    expect(error).toMatchObject({ code: 'idempotency_duplicate', retryable: false, idempotency_key: key });
+    expect(error.message).toContain('could not be identified unambiguously');
+    expect(error.message).toContain(ours.run_id);
+    expect(error.message).toContain(skewed.run_id);
+    expect(fake.runs.size).toBe(2);
+  });
+});
