@@ -23,6 +23,27 @@ function runPolls(runId: string): number {
   return fake.requests.filter((r) => r.method === 'GET' && r.path === `/runs/${runId}`).length;
 }
 
+/** Starts the next call's run in FLORA, then drops the connection before the answer. */
+function loseNextAnswer(): void {
+  fake.once('POST /generate', (_req, res, ctx) => {
+    ctx.defaultReply();
+    res.socket?.resetAndDestroy();
+  });
+}
+
+/** Calls a tool with a progressToken; the notifications the client's onprogress got. */
+async function callWithProgress(
+  name: string,
+  args: Record<string, unknown>,
+): Promise<{ result: CallToolResult; events: Array<{ progress: number; total?: number; message?: string }> }> {
+  const c = await open();
+  const events: Array<{ progress: number; total?: number; message?: string }> = [];
+  const result = (await c.client.callTool({ name, arguments: args }, undefined, {
+    onprogress: (p) => events.push(p),
+  })) as CallToolResult;
+  return { result, events };
+}
+
 describe('waiting in one call', () => {
   it('start_generation_run with wait_seconds returns the finished run, polling a few times', async () => {
     fake.runPlan = { durationMs: 2_000 };
@@ -71,6 +92,24 @@ describe('waiting in one call', () => {
     expect(fake.runs.size).toBe(1);
   });
 
+  it('a wait ends at wait_seconds, not a poll later: two checks of a queued run in 2 s', async () => {
+    // Nothing tells when this run will end (unknown to this server, no progress), so the wait
+    // polls at FLORA's 2 s: at once, then at the 2 s deadline, and stops there. A wait that ran
+    // even 1 s longer would check a third time.
+    fake.route('GET /runs/:id', () => ({
+      status: 200,
+      body: { run_id: 'run_queued', status: 'pending', progress: 0, created_at: Date.now() },
+    }));
+    const c = await open();
+    const t0 = Date.now();
+    const out = success(await c.call('poll_run', { run_id: 'run_queued', wait_seconds: 2 }));
+
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1_900);
+    expect(out).toMatchObject({ status: 'pending', done: false });
+    expect(out.summary).toContain('Still going');
+    expect(runPolls('run_queued')).toBe(2);
+  });
+
   it('poll_run without wait_seconds polls once and suggests when to look again', async () => {
     fake.runPlan = { durationMs: 30_000 };
     const c = await open();
@@ -116,28 +155,82 @@ describe('waiting in one call', () => {
 });
 
 describe('progress notifications', () => {
-  it("reach the client's onprogress from FLORA's progress, increasing, with status and time left", async () => {
+  it("reach the client's onprogress from FLORA's progress, with status and time left", async () => {
+    // FLORA under-estimates (1 s for a 3 s run), so a poll lands mid-run and reports it.
     fake.runPlan = { durationMs: 3_000 };
-    const c = await open();
-    const events: Array<{ progress: number; total?: number; message?: string; at: number }> = [];
-    const result = (await c.client.callTool(
-      { name: 'start_generation_run', arguments: { ...VALID_START, wait_seconds: 20 } },
-      undefined,
-      { onprogress: (p) => events.push({ ...p, at: Date.now() }) },
-    )) as CallToolResult;
+    fake.route('POST /generate', (_req, _res, ctx) => {
+      const reply = ctx.defaultReply();
+      return { ...reply, body: { ...(reply.body as object), estimated_seconds: 1 } };
+    });
+    const { result, events } = await callWithProgress('start_generation_run', { ...VALID_START, wait_seconds: 20 });
 
     expect((success(result, 1).run as Record<string, unknown>).status).toBe('completed');
-    expect(events.length).toBeGreaterThanOrEqual(2);
     expect(events[0]).toMatchObject({ progress: 0, total: 100 });
     expect(events[0]!.message).toContain('pending');
     expect(events.at(-1)).toMatchObject({ progress: 100, total: 100, message: 'completed, 100%' });
-    for (let i = 1; i < events.length; i++) {
-      expect(events[i]!.progress).toBeGreaterThan(events[i - 1]!.progress);
-      // About once a second at most (the final 100 may come sooner).
-      if (events[i]!.progress < 100) expect(events[i]!.at - events[i - 1]!.at).toBeGreaterThanOrEqual(800);
+    const middle = events.slice(1, -1);
+    expect(middle.length).toBeGreaterThanOrEqual(1);
+    for (const e of middle) {
+      expect(e).toMatchObject({ total: 100 });
+      expect(e.progress).toBeGreaterThan(0);
+      expect(e.progress).toBeLessThan(100);
+      expect(e.message).toMatch(new RegExp(`^running, ${Math.round(e.progress)}%, about \\d+ s left$`));
     }
-    const middle = events.filter((e) => e.progress > 0 && e.progress < 100);
-    for (const e of middle) expect(e.message).toMatch(/^(pending|running), \d+%/);
+  });
+
+  it('never go down, even when FLORA\'s progress does', async () => {
+    // 90 %, then 80 % a poll (at least 1 s, past the throttle) later, then done.
+    const createdAt = Date.now() - 500;
+    const view = (status: string, progress: number) => () => ({
+      status: 200,
+      body: { run_id: 'run_wobbly', status, progress, created_at: createdAt, ...(status === 'completed' ? { outputs: [] } : {}) },
+    });
+    fake.once('GET /runs/:id', view('running', 90));
+    fake.once('GET /runs/:id', view('running', 80));
+    fake.once('GET /runs/:id', view('completed', 100));
+    const { result, events } = await callWithProgress('poll_run', { run_id: 'run_wobbly', wait_seconds: 10 });
+
+    expect(success(result)).toMatchObject({ status: 'completed', done: true });
+    expect(runPolls('run_wobbly')).toBe(3);
+    expect(events.map((e) => e.progress)).toEqual([90, 100]);
+    expect(events.at(-1)).toMatchObject({ progress: 100, total: 100, message: 'completed, 100%' });
+  });
+
+  it('end with 100 even when it follows the previous one at once (a recovered run already finished)', async () => {
+    fake.runPlan = { durationMs: 0 };
+    loseNextAnswer();
+    const { result, events } = await callWithProgress('start_generation_run', {
+      ...VALID_START,
+      model: 't2i-flux-2-pro',
+      wait_seconds: 10,
+    });
+
+    const out = success(result, 1);
+    expect(out).toMatchObject({ recovered: true, run: { status: 'completed', done: true } });
+    // The recovered run is polled at once: its 100 comes right after the start's 0.
+    expect(runPolls(out.run_id as string)).toBe(1);
+    expect(events.map((e) => e.progress)).toEqual([0, 100]);
+    expect(events.at(-1)).toMatchObject({ total: 100, message: 'completed, 100%' });
+  });
+
+  it('are thinned to about one a second: a value right after the previous one is not sent', async () => {
+    // A recovered run is polled at once; that poll says 50 % a request after the start's 0.
+    fake.runPlan = { durationMs: 1_000 };
+    loseNextAnswer();
+    fake.once('GET /runs/:id', (_req, _res, ctx) => {
+      const reply = ctx.defaultReply();
+      return { ...reply, body: { ...(reply.body as object), status: 'running', progress: 50 } };
+    });
+    const { result, events } = await callWithProgress('start_generation_run', {
+      ...VALID_START,
+      model: 't2i-flux-2-pro',
+      wait_seconds: 10,
+    });
+
+    const out = success(result, 1);
+    expect(out).toMatchObject({ recovered: true, run: { status: 'completed' } });
+    expect(runPolls(out.run_id as string)).toBeGreaterThanOrEqual(2);
+    expect(events.map((e) => e.progress)).toEqual([0, 100]);
   });
 
   it('are not sent when the caller asked for none', async () => {
@@ -300,14 +393,6 @@ describe('lost-answer recovery', () => {
     expect(out).toMatchObject({ run_id: [...fake.runs.keys()][0], recovered: true });
     expect(fake.requestsTo('POST', '/generate')).toHaveLength(1);
   });
-
-  /** Starts the next call's run in FLORA, then drops the connection before the answer. */
-  function loseNextAnswer(): void {
-    fake.once('POST /generate', (_req, res, ctx) => {
-      ctx.defaultReply();
-      res.socket?.resetAndDestroy();
-    });
-  }
 
   it('ignores older runs and runs of another model in the same project', async () => {
     const c = await open();

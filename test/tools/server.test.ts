@@ -234,6 +234,52 @@ describe('the API key never reaches the agent', () => {
     expect(textOf(polled)).not.toContain(FAKE_KEY);
     expect(JSON.stringify(polled.structuredContent)).not.toContain(FAKE_KEY);
   });
+
+  /** Outputs that echo the key: a text output holding it, and a media URL with it in the path. */
+  const echoingOutputs = (runId: string) => [
+    { output_id: 'o_text', type: 'text', url: `Your key is ${FAKE_KEY}.` },
+    { output_id: 'o_img', type: 'imageUrl', url: `https://media.flora.ai/${runId}/${FAKE_KEY}.png` },
+  ];
+
+  /** The blocks after the JSON one: the outputs still there, with the key redacted. */
+  function expectRedactedOutputBlocks(result: CallToolResult, runId: string): void {
+    expect(JSON.stringify(result)).not.toContain(FAKE_KEY);
+    expect(result.content[1]).toEqual({ type: 'text', text: 'Your key is [redacted].' });
+    expect(result.content[2]).toMatchObject({
+      type: 'resource_link',
+      uri: `https://media.flora.ai/${runId}/[redacted].png`,
+      name: '[redacted].png',
+      mimeType: 'image/png',
+    });
+  }
+
+  it('is redacted from the output blocks of poll_run (text outputs and resource links)', async () => {
+    fake.route('GET /runs/:id', () => ({
+      status: 200,
+      body: { run_id: 'run_echo', status: 'completed', progress: 100, created_at: Date.now(), outputs: echoingOutputs('run_echo') },
+    }));
+    const c = await open();
+    const result = await c.call('poll_run', { run_id: 'run_echo' });
+    const out = success(result, 2);
+
+    expect(out.status).toBe('completed');
+    expectRedactedOutputBlocks(result, 'run_echo');
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  it('is redacted from the output blocks of start_generation_run with wait_seconds', async () => {
+    fake.route('GET /runs/:id', (req, _res, ctx) => {
+      const reply = ctx.defaultReply();
+      return { ...reply, body: { ...(reply.body as object), outputs: echoingOutputs(req.path.slice('/runs/'.length)) } };
+    });
+    const c = await open();
+    const result = await c.call('start_generation_run', { ...VALID_START, wait_seconds: 10 });
+    const out = success(result, 2);
+
+    expect(out.run).toMatchObject({ status: 'completed', done: true });
+    expectRedactedOutputBlocks(result, out.run_id as string);
+    expect(fake.requestsTo('POST', '/generate')).toHaveLength(1);
+  });
 });
 
 describe("FLORA answers the server cannot read", () => {
