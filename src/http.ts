@@ -28,6 +28,12 @@ export interface HttpOptions {
   /** Use FLORA_API_KEY from the server's env for requests that bring no key (operator opt-in). */
   useEnvKey: boolean;
   log: Logger;
+  /**
+   * Where each request's own logger writes (default stderr, as createLogger's). Those loggers are
+   * built per request to redact that request's key as well as the env key; `log` cannot, since it
+   * knows no request's key. Tests pass the sink of `log` here to see every line the server writes.
+   */
+  logWrite?: (line: string) => void;
   /** Test seam, as for createServer. */
   fetch?: typeof fetch;
 }
@@ -131,7 +137,7 @@ export async function startHttpServer(opts: HttpOptions): Promise<HttpServer> {
 
     // This request's key, for this request only: its own client, logger and redactor.
     const redactRequestKey = makeRedactor(key);
-    const requestLog = createLogger(config.logLevel, (line) => redactEnvKey(redactRequestKey(line)));
+    const requestLog = createLogger(config.logLevel, (line) => redactEnvKey(redactRequestKey(line)), opts.logWrite);
     const mcp = createServer({ config: { ...config, apiKey: key }, logger: requestLog, tools, fetch: opts.fetch });
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     res.on('close', () => {

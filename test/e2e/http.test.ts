@@ -1,7 +1,8 @@
 /**
  * Streamable HTTP mode through the SDK's own Streamable HTTP client: per-request keys, 401 without
  * one, Host/Origin checks, limits, /healthz, drain, and two users in parallel each reaching FLORA
- * with their own key only.
+ * with their own key only. `logged` holds every line the server writes: its own logger's and, via
+ * the logWrite seam, each request's logger's (where a request's key must be redacted).
  */
 import { request } from 'node:http';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -11,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { startHttpServer, type HttpServer } from '../../src/http.js';
 import { createLogger, makeRedactor } from '../../src/log.js';
-import { FAKE_KEY, type FakeFlora } from '../helpers/fake-flora.js';
+import { FAKE_KEY, floraError, type FakeFlora } from '../helpers/fake-flora.js';
 import { structuredOf, useFakeFlora } from '../helpers/harness.js';
 import { spawnHttpBundle } from '../helpers/measure.js';
 
@@ -39,6 +40,7 @@ async function start(opts: { env?: Record<string, string>; allowedHosts?: string
     allowedHosts: opts.allowedHosts ?? [],
     useEnvKey: opts.useEnvKey ?? false,
     log: createLogger('debug', makeRedactor(config.apiKey), (line) => (logged += line)),
+    logWrite: (line) => (logged += line),
   });
   return http;
 }
@@ -51,6 +53,8 @@ async function connect(headers: Record<string, string>): Promise<Client> {
   return client;
 }
 
+const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+
 /** A raw request, for what fetch cannot send (a foreign Host header). */
 function raw(
   path: string,
@@ -59,7 +63,7 @@ function raw(
   const url = new URL(http!.url);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: url.hostname, port: url.port, path, method: opts.method ?? 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...opts.headers } },
+      { host: url.hostname, port: url.port, path, method: opts.method ?? 'POST', headers: { ...JSON_HEADERS, ...opts.headers } },
       (res) => {
         let body = '';
         res.on('data', (d: Buffer) => (body += d.toString()));
@@ -71,7 +75,81 @@ function raw(
   });
 }
 
+/** A POST to /mcp whose body goes out in `chunks`, chunked: no Content-Length announces its size. */
+function postChunked(chunks: string[]): Promise<{ status: number; body: string }> {
+  const url = new URL(http!.url);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: '/mcp',
+        method: 'POST',
+        agent: false, // a connection of its own: the server may stop reading it mid-body
+        headers: { ...JSON_HEADERS, authorization: `Bearer ${FAKE_KEY}`, 'transfer-encoding': 'chunked' },
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('error', reject);
+    void (async () => {
+      for (const chunk of chunks) {
+        if (req.destroyed) return;
+        await new Promise<void>((r) => req.write(chunk, () => r()));
+      }
+      req.end();
+    })();
+  });
+}
+
+/**
+ * A POST to /mcp that announces `contentLength` and then sends nothing, keeping its connection
+ * open: the answer, or 'no answer' when none came within `waitMs`.
+ */
+function announceOnly(contentLength: number, waitMs = 2_000): Promise<{ status: number; body: string } | 'no answer'> {
+  const url = new URL(http!.url);
+  return new Promise((resolve) => {
+    const req = request({
+      host: url.hostname,
+      port: url.port,
+      path: '/mcp',
+      method: 'POST',
+      agent: false,
+      headers: { ...JSON_HEADERS, authorization: `Bearer ${FAKE_KEY}`, 'content-length': String(contentLength) },
+    });
+    const timer = setTimeout(() => {
+      resolve('no answer');
+      req.destroy();
+    }, waitMs);
+    req.on('response', (res) => {
+      clearTimeout(timer);
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, body });
+        req.destroy();
+      });
+    });
+    req.on('error', () => {}); // destroyed by this function, once it has its outcome
+    req.flushHeaders();
+  });
+}
+
+/** FLORA refuses the model catalog with a message that repeats the caller's key back. */
+function floraEchoesKeyFromModels(): void {
+  fake.route('GET /models', (req) =>
+    floraError(403, 'forbidden', `Key ${String(req.headers.authorization).replace(/^Bearer /, '')} may not read the model catalog`),
+  );
+}
+
+/** A start with a model: its pre-flight reads the catalog, whose failure is logged with FLORA's message. */
+const START_WITH_MODEL = { project_id: 'prj_s01', workspace_id: 'ws_studio', prompt: 'a mug', type: 'image', model: 't2i-flux-2-pro' };
+
 const LIST = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
+const CATALOG_WARNING = 'model catalog unavailable';
 
 describe('Streamable HTTP mode', () => {
   it('lists and calls tools with a key from the Authorization header, sent to FLORA for that request', async () => {
@@ -83,7 +161,23 @@ describe('Streamable HTTP mode', () => {
     expect(out.workspaces).toHaveLength(2);
     expect(fake.requests).toHaveLength(1);
     expect(fake.requests[0]!.headers.authorization).toBe(`Bearer ${FAKE_KEY}`);
-    expect(logged).not.toContain(FAKE_KEY);
+  });
+
+  it("never logs the request's key, even when FLORA repeats it back in an error", async () => {
+    // Not shaped like sk_live_…: only the request's own redactor can hide it.
+    const teamKey = 'flora-team-key-7d3e9a21';
+    fake.otherKeys = [teamKey];
+    floraEchoesKeyFromModels();
+    await start();
+    const client = await connect({ Authorization: `Bearer ${teamKey}` });
+    const started = structuredOf<{ run_id: string }>(
+      (await client.callTool({ name: 'start_generation_run', arguments: START_WITH_MODEL })) as CallToolResult,
+    );
+    expect(fake.runs.has(started.run_id)).toBe(true);
+    // FLORA's message was logged, with the key in it hidden.
+    expect(logged).toContain(CATALOG_WARNING);
+    expect(logged).toContain('Key [redacted] may not read the model catalog');
+    expect(logged).not.toContain(teamKey);
   });
 
   it('also takes the key from X-Flora-Api-Key', async () => {
@@ -150,24 +244,52 @@ describe('Streamable HTTP mode', () => {
     expect((await raw('/elsewhere', { method: 'GET' })).status).toBe(404);
   });
 
-  it('gives two users in parallel each their own key, and no other', async () => {
-    const keyB = 'sk_live_second_user_77';
-    fake.otherKeys = [keyB];
+  it('answers 413 to a chunked body that outgrows the limit, which no Content-Length announced', async () => {
     await start();
-    const a = await connect({ Authorization: `Bearer ${FAKE_KEY}` });
+    const pad = 'a'.repeat(256 * 1024);
+    const res = await postChunked(['{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"pad":"', pad, pad, pad, pad, pad, '"}}']);
+    expect(res.status).toBe(413);
+    expect(JSON.parse(res.body)).toMatchObject({ jsonrpc: '2.0', error: { message: 'Request body over 1048576 bytes.' } });
+  });
+
+  it('answers 413 at once to an announced oversize body, without waiting for it', async () => {
+    await start();
+    const answer = await announceOnly(2 * 1024 * 1024);
+    expect(answer === 'no answer' ? answer : answer.status).toBe(413);
+  });
+
+  it('gives two users in parallel each their own key, and no other, in their logs too', async () => {
+    // Not shaped like sk_live_…: only each request's own redactor can hide them.
+    const keyA = 'flora-team-a-51c07e';
+    const keyB = 'flora-team-b-9a2f44';
+    fake.otherKeys = [keyA, keyB];
+    floraEchoesKeyFromModels();
+    await start();
+    const a = await connect({ Authorization: `Bearer ${keyA}` });
     const b = await connect({ Authorization: `Bearer ${keyB}` });
     const calls = [];
     for (let i = 0; i < 10; i++) {
       calls.push(a.callTool({ name: 'list_projects', arguments: { workspace_id: 'ws_studio' } }));
       calls.push(b.callTool({ name: 'list_projects', arguments: { workspace_id: 'ws_client' } }));
     }
+    calls.push(a.callTool({ name: 'start_generation_run', arguments: START_WITH_MODEL }));
+    calls.push(b.callTool({ name: 'start_generation_run', arguments: { ...START_WITH_MODEL, workspace_id: 'ws_client' } }));
     const results = (await Promise.all(calls)) as CallToolResult[];
     expect(results.every((r) => !r.isError)).toBe(true);
-    expect(fake.requests).toHaveLength(20);
-    for (const r of fake.requests) {
-      const expected = r.query.workspace_id === 'ws_studio' ? FAKE_KEY : keyB;
+    const listings = fake.requests.filter((r) => r.path === '/projects');
+    expect(listings).toHaveLength(20);
+    for (const r of listings) {
+      const expected = r.query.workspace_id === 'ws_studio' ? keyA : keyB;
       expect(r.headers.authorization).toBe(`Bearer ${expected}`);
     }
+    const starts = fake.requests.filter((r) => r.path === '/generate');
+    expect(starts.map((r) => [(r.body as { workspace_id: string }).workspace_id, r.headers.authorization]).sort()).toEqual([
+      ['ws_client', `Bearer ${keyB}`],
+      ['ws_studio', `Bearer ${keyA}`],
+    ]);
+    // Both catalog refusals were logged, each with its request's key hidden.
+    expect(logged.split(CATALOG_WARNING)).toHaveLength(3);
+    expect(logged).not.toContain(keyA);
     expect(logged).not.toContain(keyB);
   });
 
