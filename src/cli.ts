@@ -3,7 +3,7 @@
  * their configuration reaches FLORA. Pure apart from the FLORA call: index.ts owns `process`.
  */
 import { parseArgs } from 'node:util';
-import { configurationProblem, type Config } from './config.js';
+import { configurationProblem, parseToolsets, TOOLSET_NAMES, type Config } from './config.js';
 import { FloraError } from './errors.js';
 import { FloraClient } from './flora/client.js';
 import { SERVER_NAME, VERSION } from './version.js';
@@ -15,18 +15,25 @@ export interface HttpServeOptions {
   useEnvKey: boolean;
 }
 
+/** What the flags say of the configuration; wins over the env (FLORA_TOOLSETS). */
+export interface ConfigFlags {
+  /** --toolsets, as given (already checked to name only known toolsets). */
+  toolsets?: string;
+}
+
 export type Command =
-  | { kind: 'serve' }
-  | ({ kind: 'serve-http' } & HttpServeOptions)
+  | ({ kind: 'serve' } & ConfigFlags)
+  | ({ kind: 'serve-http' } & HttpServeOptions & ConfigFlags)
   | { kind: 'help' }
   | { kind: 'version' }
-  | { kind: 'check' }
+  | ({ kind: 'check' } & ConfigFlags)
   | { kind: 'usage-error'; message: string };
 
 export const USAGE = `${SERVER_NAME} ${VERSION}: an MCP server for FLORA's generation API.
 
 Usage:
-  ${SERVER_NAME}            serve MCP over stdio (what an MCP client runs)
+  ${SERVER_NAME} [--toolsets generate,media,...]
+                          serve MCP over stdio (what an MCP client runs)
   ${SERVER_NAME} --transport http [--host 127.0.0.1] [--port 3000]
       [--allowed-hosts name,...] [--use-env-key]
                           serve Streamable HTTP at /mcp for many clients; each request
@@ -39,6 +46,11 @@ Usage:
   ${SERVER_NAME} --version  print the version
   ${SERVER_NAME} --help     print this help
 
+  --toolsets LIST         the toolsets to offer, a comma list of ${TOOLSET_NAMES.join(', ')}
+                          (default: all); wins over FLORA_TOOLSETS. generate: find IDs and
+                          models, start and poll generations. media, techniques, batch: your
+                          own images and video, FLORA techniques, many runs at once.
+
 Configuration (environment variables):
   FLORA_API_KEY            your FLORA API key (required for calls)
   FLORA_BASE_URL           default https://app.flora.ai/api/v1
@@ -48,6 +60,7 @@ Configuration (environment variables):
   FLORA_MAX_RETRIES        retries of 429/5xx/connection failures, default 2
   FLORA_MAX_WAIT_SECONDS   longest wait_seconds a call may ask for, default 50
   FLORA_LOG                stderr log level: off, error, warn (default), info, debug
+  FLORA_TOOLSETS           toolsets to offer, as --toolsets (default: all)
 `;
 
 export function parseCommand(argv: readonly string[]): Command {
@@ -64,6 +77,7 @@ export function parseCommand(argv: readonly string[]): Command {
         port: { type: 'string' },
         'allowed-hosts': { type: 'string' },
         'use-env-key': { type: 'boolean' },
+        toolsets: { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -75,10 +89,17 @@ export function parseCommand(argv: readonly string[]): Command {
   if ([help, version, check].filter(Boolean).length > 1) {
     return { kind: 'usage-error', message: 'Use one of --help, --version or --check at a time.' };
   }
+  const v = parsed.values;
+  const flags: ConfigFlags = {};
+  if (v.toolsets !== undefined) {
+    const problems: string[] = [];
+    parseToolsets(v.toolsets, '--toolsets', problems);
+    if (problems[0] !== undefined) return { kind: 'usage-error', message: `${problems[0]}.` };
+    flags.toolsets = v.toolsets;
+  }
   if (help) return { kind: 'help' };
   if (version) return { kind: 'version' };
-  if (check) return { kind: 'check' };
-  const v = parsed.values;
+  if (check) return { kind: 'check', ...flags };
   const transport = v.transport ?? 'stdio';
   if (transport !== 'stdio' && transport !== 'http') {
     return { kind: 'usage-error', message: `--transport must be stdio or http (got "${transport}").` };
@@ -86,14 +107,21 @@ export function parseCommand(argv: readonly string[]): Command {
   if (transport === 'stdio') {
     const httpOnly = ['host', 'port', 'allowed-hosts', 'use-env-key'].filter((k) => v[k as keyof typeof v] !== undefined);
     if (httpOnly.length) return { kind: 'usage-error', message: `--${httpOnly[0]} needs --transport http.` };
-    return { kind: 'serve' };
+    return { kind: 'serve', ...flags };
   }
   const port = Number(v.port ?? 3000);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     return { kind: 'usage-error', message: `--port must be a port number (got "${v.port}").` };
   }
   const allowedHosts = (v['allowed-hosts'] ?? '').split(',').map((h) => h.trim()).filter(Boolean);
-  return { kind: 'serve-http', host: v.host ?? '127.0.0.1', port, allowedHosts, useEnvKey: v['use-env-key'] ?? false };
+  return {
+    kind: 'serve-http',
+    host: v.host ?? '127.0.0.1',
+    port,
+    allowedHosts,
+    useEnvKey: v['use-env-key'] ?? false,
+    ...flags,
+  };
 }
 
 export interface CheckResult {
@@ -106,13 +134,7 @@ export async function runCheck(config: Config, fetchImpl?: typeof fetch): Promis
   const where = `FLORA at ${config.baseUrl.href}`;
   const problem = configurationProblem(config);
   if (problem !== undefined) return { ok: false, text: `FAILED: ${problem}\n` };
-  const client = new FloraClient({
-    apiKey: config.apiKey as string,
-    baseUrl: config.baseUrl,
-    timeoutMs: config.timeoutMs,
-    maxRetries: config.maxRetries,
-    fetch: fetchImpl,
-  });
+  const client = FloraClient.fromConfig({ ...config, apiKey: config.apiKey as string }, { fetch: fetchImpl });
   try {
     const { workspaces } = await client.listWorkspaces();
     const lines = workspaces.map((w) => `  ${w.workspace_id}  ${w.name}${w.role ? ` (${w.role})` : ''}`);
@@ -123,7 +145,7 @@ export async function runCheck(config: Config, fetchImpl?: typeof fetch): Promis
     ].filter(Boolean);
     return {
       ok: true,
-      text: `OK: ${where} accepts the key; it reaches ${workspaces.length} workspace(s):\n${lines.join('\n')}\n${defaults.map((d) => `${d}\n`).join('')}`,
+      text: `OK: ${where} accepts the key; it reaches ${workspaces.length} workspace(s):\n${lines.join('\n')}\n${defaults.map((d) => `${d}\n`).join('')}Toolsets offered: ${config.toolsets.join(', ')}.\n`,
     };
   } catch (err) {
     if (!(err instanceof FloraError)) throw err;

@@ -10,6 +10,10 @@ import { makeRedactor } from './log.js';
 export const LOG_LEVELS = ['off', 'error', 'warn', 'info', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** Groups of tools a user can enable (FLORA_TOOLSETS, --toolsets); the registry fills them. */
+export const TOOLSET_NAMES = ['generate', 'media', 'techniques', 'batch'] as const;
+export type ToolsetName = (typeof TOOLSET_NAMES)[number];
+
 export const DEFAULT_BASE_URL = 'https://app.flora.ai/api/v1';
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_RETRIES = 2;
@@ -29,6 +33,8 @@ export interface Config {
   /** FLORA_PROJECT_ID: used when a call names no project. */
   defaultProjectId: string | undefined;
   logLevel: LogLevel;
+  /** FLORA_TOOLSETS: the toolsets whose tools are listed and callable (default: all). */
+  toolsets: readonly ToolsetName[];
   /** One line per invalid variable, each naming it. Empty when the config is usable. */
   problems: string[];
 }
@@ -103,6 +109,23 @@ function readId(
   return raw;
 }
 
+/**
+ * A comma list of toolset names, or every toolset when unset. An unknown name makes the whole
+ * setting a problem (all toolsets are listed meanwhile; every call answers configuration_error).
+ */
+export function parseToolsets(raw: string | undefined, source: string, problems: string[]): readonly ToolsetName[] {
+  if (raw === undefined) return TOOLSET_NAMES;
+  const names = raw.split(',').map((n) => n.trim().toLowerCase()).filter(Boolean);
+  const unknown = names.filter((n) => !(TOOLSET_NAMES as readonly string[]).includes(n));
+  if (unknown.length > 0 || names.length === 0) {
+    problems.push(
+      `${source} must be a comma list of ${TOOLSET_NAMES.join(', ')} (got ${unknown.length ? `unknown "${unknown.join('", "')}"` : `"${raw}"`})`,
+    );
+    return TOOLSET_NAMES;
+  }
+  return TOOLSET_NAMES.filter((n) => names.includes(n));
+}
+
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const problems: string[] = [];
   const baseUrl = parseBaseUrl(read(env, 'FLORA_BASE_URL'), problems);
@@ -121,6 +144,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     else problems.push(`FLORA_LOG must be one of ${LOG_LEVELS.join(', ')} (got "${rawLevel}")`);
   }
 
+  const toolsets = parseToolsets(read(env, 'FLORA_TOOLSETS'), 'FLORA_TOOLSETS', problems);
+
   const apiKey = read(env, 'FLORA_API_KEY');
   if (apiKey !== undefined && /[\s\u0000-\u001f\u007f]/.test(apiKey)) {
     problems.push('FLORA_API_KEY contains whitespace or control characters; paste the key exactly as FLORA showed it');
@@ -137,6 +162,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     defaultWorkspaceId,
     defaultProjectId,
     logLevel,
+    toolsets,
     problems: problems.map(redact),
   };
 }

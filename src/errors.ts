@@ -1,6 +1,10 @@
 /**
  * Every failure the agent can see is a FloraError: a stable `code` it can branch on, a message
  * that says what to do next, and whether calling again may help. No MCP imports here.
+ *
+ * An error is built once, whole, with readonly fields. Where a caller knows more than the place
+ * that made the error (a retry loop knows an earlier attempt was lost, and which key it used),
+ * `retold` builds a new error of the same class instead of patching the old one.
  */
 
 export interface FieldIssue {
@@ -21,27 +25,28 @@ export interface ErrorPayload {
   retry_after_seconds?: number;
 }
 
+export interface FloraErrorOptions {
+  status?: number;
+  fields?: FieldIssue[];
+  retryable?: boolean;
+  requestId?: string;
+  /** Seconds FLORA asked us to wait (429, 503). */
+  retryAfterSeconds?: number;
+  /** The Idempotency-Key a start used, when a retry must reuse it. */
+  idempotencyKey?: string;
+  cause?: unknown;
+}
+
 export class FloraError extends Error {
   readonly code: string;
   readonly status: number | undefined;
   readonly fields: FieldIssue[] | undefined;
   readonly retryable: boolean;
   readonly requestId: string | undefined;
-  retryAfterSeconds: number | undefined;
-  idempotencyKey: string | undefined;
+  readonly retryAfterSeconds: number | undefined;
+  readonly idempotencyKey: string | undefined;
 
-  constructor(
-    code: string,
-    message: string,
-    opts: {
-      status?: number;
-      fields?: FieldIssue[];
-      retryable?: boolean;
-      requestId?: string;
-      retryAfterSeconds?: number;
-      cause?: unknown;
-    } = {},
-  ) {
+  constructor(code: string, message: string, opts: FloraErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = new.target.name;
     this.code = code;
@@ -50,7 +55,21 @@ export class FloraError extends Error {
     this.retryable = opts.retryable ?? false;
     this.requestId = opts.requestId;
     this.retryAfterSeconds = opts.retryAfterSeconds;
-    this.idempotencyKey = undefined;
+    this.idempotencyKey = opts.idempotencyKey;
+  }
+
+  /** The same failure with a fuller message (and the key a retry must reuse): a new error of the same class. */
+  retold(message: string, idempotencyKey: string | undefined = this.idempotencyKey): this {
+    const Same = this.constructor as new (code: string, message: string, opts: FloraErrorOptions) => this;
+    return new Same(this.code, message, {
+      status: this.status,
+      fields: this.fields,
+      retryable: this.retryable,
+      requestId: this.requestId,
+      retryAfterSeconds: this.retryAfterSeconds,
+      idempotencyKey,
+      cause: this.cause,
+    });
   }
 
   toPayload(): ErrorPayload {
@@ -64,43 +83,58 @@ export class FloraError extends Error {
   }
 }
 
+/*
+ * The subclasses only say what kind of failure it was (callers branch on `instanceof`); they share
+ * FloraError's constructor so `retold` can rebuild any of them. `of` names each one's fixed code.
+ */
+
 /** FLORA answered with its `{error:{code,message,fields}}` envelope; `code` is FLORA's, verbatim. */
 export class FloraApiError extends FloraError {}
 
+/**
+ * A start that reached FLORA but whose answer was lost: a retry was refused as a duplicate, or a
+ * 2xx answer could not be read. The run exists; the caller may look it up, never start it again.
+ */
+export class LostStartError extends FloraApiError {}
+
 /** The user's configuration (env) is missing or invalid; nothing was sent. */
 export class ConfigurationError extends FloraError {
-  constructor(message: string) {
-    super('configuration_error', message, { retryable: false });
+  static of(message: string): ConfigurationError {
+    return new ConfigurationError('configuration_error', message);
   }
 }
 
 /** The agent's arguments do not fit the tool's schema; nothing was sent. */
 export class InvalidArgumentsError extends FloraError {
-  constructor(message: string, fields: FieldIssue[]) {
-    super('invalid_arguments', message, { retryable: false, fields });
+  static of(message: string, fields: FieldIssue[]): InvalidArgumentsError {
+    return new InvalidArgumentsError('invalid_arguments', message, { fields });
+  }
+}
+
+/** The MCP client cancelled the call. */
+export class CancelledError extends FloraError {
+  static of(message: string, cause?: unknown): CancelledError {
+    return new CancelledError('cancelled', message, { cause });
   }
 }
 
 /** FLORA did not answer within FLORA_TIMEOUT_MS. */
 export class TimeoutError extends FloraError {
-  constructor(message: string, cause?: unknown) {
-    super('timeout', message, { retryable: true, cause });
+  static of(message: string, cause?: unknown): TimeoutError {
+    return new TimeoutError('timeout', message, { retryable: true, cause });
   }
 }
 
 /** The connection failed (refused, reset, DNS) before a complete answer arrived. */
 export class NetworkError extends FloraError {
-  constructor(message: string, opts: { retryable?: boolean; cause?: unknown } = {}) {
-    super('network_error', message, { retryable: opts.retryable ?? true, cause: opts.cause });
+  static of(message: string, opts: { retryable?: boolean; cause?: unknown } = {}): NetworkError {
+    return new NetworkError('network_error', message, { retryable: opts.retryable ?? true, cause: opts.cause });
   }
 }
 
 /** FLORA (or something in front of it) answered, but not with anything we can read. */
 export class UpstreamError extends FloraError {
-  constructor(
-    message: string,
-    opts: { status?: number; retryable?: boolean; requestId?: string; cause?: unknown } = {},
-  ) {
-    super('upstream_error', message, { retryable: opts.retryable ?? false, ...opts });
+  static of(message: string, opts: Omit<FloraErrorOptions, 'fields' | 'idempotencyKey'> = {}): UpstreamError {
+    return new UpstreamError('upstream_error', message, { ...opts, retryable: opts.retryable ?? false });
   }
 }

@@ -12,6 +12,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import type { Config } from './config.js';
 import { createLogger, makeRedactor, type Logger } from './log.js';
 import { createServer } from './server.js';
+import { settledWithin } from './sleep.js';
 import { buildTools } from './tools/index.js';
 import type { ToolDefinition } from './tools/tool.js';
 
@@ -97,11 +98,7 @@ export async function startHttpServer(opts: HttpOptions): Promise<HttpServer> {
   const { config, log } = opts;
   const allowed = new Set((opts.allowedHosts.length ? opts.allowedHosts : LOOPBACK_NAMES).map((h) => h.toLowerCase()));
   // Tools depend only on config: built once, shared by every request's fresh MCP server.
-  const tools: readonly ToolDefinition[] = buildTools({
-    maxWaitSeconds: config.maxWaitSeconds,
-    defaultWorkspaceId: config.defaultWorkspaceId,
-    defaultProjectId: config.defaultProjectId,
-  });
+  const tools: readonly ToolDefinition[] = buildTools(config);
   const redactEnvKey = makeRedactor(config.apiKey);
   let draining = false;
   let inFlight = 0;
@@ -179,12 +176,7 @@ export async function startHttpServer(opts: HttpOptions): Promise<HttpServer> {
       draining = true;
       server.close();
       server.closeIdleConnections();
-      if (inFlight > 0) {
-        await Promise.race([
-          new Promise<void>((resolve) => (drained = resolve)),
-          new Promise<void>((resolve) => setTimeout(resolve, drainMs).unref()),
-        ]);
-      }
+      if (inFlight > 0) await settledWithin(new Promise<void>((resolve) => (drained = resolve)), drainMs);
       server.closeAllConnections();
     },
   };

@@ -10,13 +10,16 @@ import { parseCommand, runCheck, USAGE, type HttpServeOptions } from './cli.js';
 import { loadConfig } from './config.js';
 import { createLogger, makeRedactor } from './log.js';
 import { createServer } from './server.js';
+import { settledWithin } from './sleep.js';
 import { VERSION } from './version.js';
 
 /** How long in-flight calls may run on after stdin closes or a signal arrives. */
 const DRAIN_MS = 10_000;
 
 const command = parseCommand(process.argv.slice(2));
-const config = loadConfig(process.env);
+// A flag wins over its variable: --toolsets over FLORA_TOOLSETS.
+const flags = 'toolsets' in command && command.toolsets !== undefined ? { FLORA_TOOLSETS: command.toolsets } : {};
+const config = loadConfig({ ...process.env, ...flags });
 const redact = makeRedactor(config.apiKey);
 
 switch (command.kind) {
@@ -92,8 +95,7 @@ async function serveStdio(): Promise<void> {
     log.info(`shutting down (${reason}); ${inFlight()} call(s) in flight`);
     // A request read in the same chunk as the EOF is dispatched on a later tick: let it register.
     await nextTick();
-    const deadline = new Promise<void>((resolve) => setTimeout(resolve, DRAIN_MS).unref());
-    await Promise.race([idle(), deadline]);
+    await settledWithin(idle(), DRAIN_MS);
     // The answer is written after the handler settles: one more turn so it reaches stdout.
     await nextTick();
     await server.close().catch(() => {});

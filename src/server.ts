@@ -21,8 +21,8 @@ import { ConfigurationError, FloraError } from './errors.js';
 import { ModelCatalog } from './flora/catalog.js';
 import { FloraClient, type FloraClientOptions } from './flora/client.js';
 import { makeRedactor, redactValue, silentLogger, type Logger } from './log.js';
-import { buildTools } from './tools/index.js';
-import { RunMemory } from './tools/run-wait.js';
+import { RunMemory } from './flora/run-memory.js';
+import { buildTools, toolsetOfTool } from './tools/index.js';
 import {
   invalidArguments,
   toToolError,
@@ -142,31 +142,28 @@ function cachedListing(tools: readonly ToolDefinition[]): Tool[] {
   return listing;
 }
 
+/** What the agent reads for a tool this server does not offer: what it does offer, and why not that one. */
+function unknownToolMessage(name: string, tools: readonly ToolDefinition[], config: Config): string {
+  const available = `Available tools: ${tools.map((t) => t.name).join(', ') || 'none'}.`;
+  const toolset = toolsetOfTool(name);
+  if (toolset === undefined || config.toolsets.includes(toolset)) return `Unknown tool "${name}". ${available}`;
+  return `Tool "${name}" is in the toolset "${toolset}", which this server does not enable (enabled: ${config.toolsets.join(', ')}; the user sets FLORA_TOOLSETS or --toolsets). ${available}`;
+}
+
 export function createServer(deps: ServerDeps): FloraMcpServer {
   const { config } = deps;
   const log = deps.logger ?? silentLogger;
-  const tools =
-    deps.tools ??
-    buildTools({
-      maxWaitSeconds: config.maxWaitSeconds,
-      defaultWorkspaceId: config.defaultWorkspaceId,
-      defaultProjectId: config.defaultProjectId,
-    });
+  const tools = deps.tools ?? buildTools(config);
   const runs = new RunMemory();
   const byName = new Map(tools.map((t) => [t.name, t]));
   const redact = makeRedactor(config.apiKey);
   const problem = configurationProblem(config);
   const client =
     problem === undefined
-      ? new FloraClient({
-          apiKey: config.apiKey as string,
-          baseUrl: config.baseUrl,
-          timeoutMs: config.timeoutMs,
-          maxRetries: config.maxRetries,
-          logger: log,
-          fetch: deps.fetch,
-          ...deps.clientOptions,
-        })
+      ? FloraClient.fromConfig(
+          { ...config, apiKey: config.apiKey as string },
+          { logger: log, fetch: deps.fetch, ...deps.clientOptions },
+        )
       : undefined;
   const catalog = client && new ModelCatalog(client, log);
 
@@ -186,15 +183,14 @@ export function createServer(deps: ServerDeps): FloraMcpServer {
     if (!tool) {
       // A JSON-RPC -32602, as the spec asks. A plain Error with a code keeps the wire message
       // free of McpError's "MCP error -32602:" prefix, which the client adds once more.
-      throw Object.assign(
-        new Error(`Unknown tool "${request.params.name}". Available tools: ${tools.map((t) => t.name).join(', ')}.`),
-        { code: ErrorCode.InvalidParams },
-      );
+      throw Object.assign(new Error(unknownToolMessage(request.params.name, tools, config)), {
+        code: ErrorCode.InvalidParams,
+      });
     }
     running++;
     const t0 = Date.now();
     try {
-      if (client === undefined || catalog === undefined) throw new ConfigurationError(problem as string);
+      if (client === undefined || catalog === undefined) throw ConfigurationError.of(problem as string);
       const args = tool.inputSchema.safeParse(request.params.arguments ?? {});
       if (!args.success) throw invalidArguments(tool.name, args.error);
       const progress = progressReporter(request.params._meta?.progressToken, extra.sendNotification);

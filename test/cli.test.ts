@@ -197,6 +197,42 @@ describe('parseCommand: HTTP options', () => {
   });
 });
 
+describe('parseCommand: --toolsets', () => {
+  it('is passed on as given for stdio, HTTP and --check, and absent when not given', () => {
+    expect(parseCommand(['--toolsets', 'generate,batch'])).toEqual({ kind: 'serve', toolsets: 'generate,batch' });
+    expect(parseCommand(['--toolsets=media', '--transport', 'http'])).toEqual({
+      kind: 'serve-http',
+      host: '127.0.0.1',
+      port: 3000,
+      allowedHosts: [],
+      useEnvKey: false,
+      toolsets: 'media',
+    });
+    expect(parseCommand(['--check', '--toolsets', ' Generate , techniques '])).toEqual({
+      kind: 'check',
+      toolsets: ' Generate , techniques ',
+    });
+    expect(parseCommand([])).toEqual({ kind: 'serve' });
+  });
+
+  it('refuses an unknown toolset, naming it and the valid ones', () => {
+    expect(parseCommand(['--toolsets', 'generate,vidoe'])).toEqual({
+      kind: 'usage-error',
+      message: '--toolsets must be a comma list of generate, media, techniques, batch (got unknown "vidoe").',
+    });
+  });
+
+  it('refuses a missing or blank value', () => {
+    const missing = parseCommand(['--toolsets']);
+    expect(missing.kind).toBe('usage-error');
+    expect(missing.kind === 'usage-error' && missing.message).toContain('--toolsets');
+    expect(parseCommand(['--toolsets', ' , '])).toEqual({
+      kind: 'usage-error',
+      message: '--toolsets must be a comma list of generate, media, techniques, batch (got " , ").',
+    });
+  });
+});
+
 describe('USAGE', () => {
   it('opens with the name and version', () => {
     expect(USAGE.startsWith(`${SERVER_NAME} ${VERSION}: `)).toBe(true);
@@ -204,9 +240,19 @@ describe('USAGE', () => {
 
   it('names exactly the flags parseCommand takes, and each is accepted', () => {
     const flags = [...new Set(USAGE.match(/--[a-z][a-z-]*/g))].sort();
-    expect(flags).toEqual(['--allowed-hosts', '--check', '--help', '--host', '--port', '--transport', '--use-env-key', '--version']);
+    expect(flags).toEqual([
+      '--allowed-hosts',
+      '--check',
+      '--help',
+      '--host',
+      '--port',
+      '--toolsets',
+      '--transport',
+      '--use-env-key',
+      '--version',
+    ]);
     for (const flag of flags) {
-      const command = parseCommand(['--transport', 'http', flag, ...(['--use-env-key', '--check', '--help', '--version'].includes(flag) ? [] : ['1'])]);
+      const command = parseCommand(['--transport', 'http', flag, ...(['--use-env-key', '--check', '--help', '--version'].includes(flag) ? [] : [flag === '--toolsets' ? 'generate' : '1'])]);
       expect(command.kind === 'usage-error' ? command.message : '', flag).not.toMatch(/Unknown option|Unexpected argument/);
     }
   });
@@ -249,8 +295,10 @@ describe('runCheck against FLORA', () => {
     for (const key of keys) expect(result.text).not.toContain(key);
   }
 
-  const ok = (base: string, lines: string[]) =>
-    `OK: FLORA at ${base} accepts the key; it reaches ${lines.length} workspace(s):\n${lines.join('\n')}\n`;
+  const ok = (base: string, lines: string[], warnings: string[] = [], toolsets = 'generate, media, techniques, batch') =>
+    `OK: FLORA at ${base} accepts the key; it reaches ${lines.length} workspace(s):\n${lines.join('\n')}\n` +
+    warnings.map((w) => `${w}\n`).join('') +
+    `Toolsets offered: ${toolsets}.\n`;
 
   describe('success', () => {
     it('lists every workspace the key reaches, with its role, from one GET /workspaces with the key', async () => {
@@ -284,9 +332,18 @@ describe('runCheck against FLORA', () => {
     it('warns, still OK, when FLORA_WORKSPACE_ID is not among them', async () => {
       expect(await check({ FLORA_WORKSPACE_ID: 'ws_gone' })).toEqual({
         ok: true,
-        text:
-          ok(fake.baseUrl, ['  ws_studio  Studio (owner)', '  ws_client  Client work (member)']) +
-          'WARNING: FLORA_WORKSPACE_ID ws_gone is not among them.\n',
+        text: ok(
+          fake.baseUrl,
+          ['  ws_studio  Studio (owner)', '  ws_client  Client work (member)'],
+          ['WARNING: FLORA_WORKSPACE_ID ws_gone is not among them.'],
+        ),
+      });
+    });
+
+    it('names the toolsets the configuration offers', async () => {
+      expect(await check({ FLORA_TOOLSETS: 'batch, generate' })).toEqual({
+        ok: true,
+        text: ok(fake.baseUrl, ['  ws_studio  Studio (owner)', '  ws_client  Client work (member)'], [], 'generate, batch'),
       });
     });
 

@@ -253,3 +253,23 @@ describe('the API key never appears in a problem message', () => {
     },
   );
 });
+
+describe('FLORA_TOOLSETS', () => {
+  it('unset or blank offers every toolset', () => {
+    expect(loadConfig({ FLORA_API_KEY: KEY }).toolsets).toEqual(['generate', 'media', 'techniques', 'batch']);
+    expect(loadConfig({ FLORA_API_KEY: KEY, FLORA_TOOLSETS: '  ' }).toolsets).toEqual(['generate', 'media', 'techniques', 'batch']);
+  });
+
+  it('a comma list is taken in the registry order, case and spaces forgiven', () => {
+    const config = loadConfig({ FLORA_API_KEY: KEY, FLORA_TOOLSETS: ' Batch, generate ,,generate' });
+    expect(config.toolsets).toEqual(['generate', 'batch']);
+    expect(config.problems).toEqual([]);
+  });
+
+  it('an unknown name is a configuration problem naming the variable and the valid names', () => {
+    expect(problemFor({ FLORA_TOOLSETS: 'generate,vidoe,images' })).toBe(
+      'Invalid server configuration: FLORA_TOOLSETS must be a comma list of generate, media, techniques, batch (got unknown "vidoe", "images"). Fix it in the "env" block of this server in your MCP client config and restart the client.',
+    );
+    expect(problemFor({ FLORA_TOOLSETS: ',' })).toContain('FLORA_TOOLSETS must be a comma list of generate, media, techniques, batch (got ",")');
+  });
+});

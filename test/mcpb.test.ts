@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { validateManifest } from '@anthropic-ai/mcpb/node';
 import { describe, expect, it } from 'vitest';
 import { buildManifest } from '../src/build/mcpb.js';
+import { loadConfig, TOOLSET_NAMES } from '../src/config.js';
 import { buildTools } from '../src/tools/index.js';
 import { VERSION } from '../src/version.js';
 
@@ -11,7 +12,7 @@ const manifest = buildManifest() as {
   version: string;
   server: { entry_point: string; mcp_config: { command: string; args: string[]; env: Record<string, string> } };
   tools: Array<{ name: string; description: string }>;
-  user_config: Record<string, { type: string; sensitive?: boolean; required?: boolean }>;
+  user_config: Record<string, { type: string; sensitive?: boolean; required?: boolean; default?: unknown }>;
 };
 
 describe('.mcpb manifest', () => {
@@ -35,6 +36,13 @@ describe('.mcpb manifest', () => {
       FLORA_WORKSPACE_ID: '${user_config.workspace_id}',
       FLORA_PROJECT_ID: '${user_config.project_id}',
     });
+  });
+
+  it('offers the toolsets as an optional setting whose empty default offers all of them', () => {
+    expect(manifest.user_config.toolsets).toMatchObject({ type: 'string', required: false, default: '' });
+    expect(manifest.server.mcp_config.env.FLORA_TOOLSETS).toBe('${user_config.toolsets}');
+    // What the client passes for the empty default is blank, which the server reads as unset.
+    expect(loadConfig({ FLORA_TOOLSETS: '' }).toolsets).toEqual(TOOLSET_NAMES);
   });
 
   it('lists exactly the registry\'s tools, with their descriptions, and runs the bundled server', () => {

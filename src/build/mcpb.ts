@@ -6,7 +6,7 @@
  */
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_BASE_URL } from '../config.js';
+import { DEFAULT_BASE_URL, TOOLSET_NAMES } from '../config.js';
 import { buildTools } from '../tools/index.js';
 import type { ToolDefinition } from '../tools/tool.js';
 import { SERVER_NAME, VERSION } from '../version.js';
@@ -34,6 +34,7 @@ export function buildManifest(tools: readonly ToolDefinition[] = buildTools()): 
           FLORA_WORKSPACE_ID: '${user_config.workspace_id}',
           FLORA_PROJECT_ID: '${user_config.project_id}',
           FLORA_BASE_URL: '${user_config.base_url}',
+          FLORA_TOOLSETS: '${user_config.toolsets}',
         },
       },
     },
@@ -59,6 +60,13 @@ export function buildManifest(tools: readonly ToolDefinition[] = buildTools()): 
         type: 'string',
         title: 'Default project ID',
         description: 'Optional prj_... ID that receives results when a request names no project.',
+        required: false,
+        default: '',
+      },
+      toolsets: {
+        type: 'string',
+        title: 'Toolsets',
+        description: `Optional comma list of the toolsets to offer: ${TOOLSET_NAMES.join(', ')}. Empty offers all.`,
         required: false,
         default: '',
       },

@@ -20,10 +20,12 @@ import {
   StartRunResponse,
   type GenerationType,
 } from './schemas.js';
+import type { Config } from '../config.js';
 import {
-  FloraApiError,
+  CancelledError,
   FloraError,
   InvalidArgumentsError,
+  LostStartError,
   NetworkError,
   TimeoutError,
   UpstreamError,
@@ -98,6 +100,20 @@ export class FloraClient {
     this.random = options.random ?? Math.random;
   }
 
+  /** The client the user's configuration describes; `extra` tunes it (tests: backoff, fetch). */
+  static fromConfig(
+    config: Pick<Config, 'baseUrl' | 'timeoutMs' | 'maxRetries'> & { apiKey: string },
+    extra: Partial<FloraClientOptions> = {},
+  ): FloraClient {
+    return new FloraClient({
+      apiKey: config.apiKey,
+      baseUrl: config.baseUrl,
+      timeoutMs: config.timeoutMs,
+      maxRetries: config.maxRetries,
+      ...extra,
+    });
+  }
+
   /** POST /generate: the live twin of the deprecated POST /runs/generation (same body). */
   generate(body: GenerateBody, idempotencyKey: string, opts: CallOptions = {}): Promise<StartRunResponse> {
     return this.request({
@@ -139,7 +155,7 @@ export class FloraClient {
   /** GET /runs/{run_id}. The URL is built from the ID against FLORA_BASE_URL, never from a poll_url. */
   async getRun(runId: string, opts: CallOptions = {}): Promise<RunStatus> {
     if (!RUN_ID_PATTERN.test(runId)) {
-      throw new InvalidArgumentsError(`run_id "${runId}" is not a FLORA run ID.`, [
+      throw InvalidArgumentsError.of(`run_id "${runId}" is not a FLORA run ID.`, [
         { field: 'run_id', message: RUN_ID_RULE },
       ]);
     }
@@ -233,7 +249,7 @@ export class FloraClient {
       );
       if (res.status >= 300 && res.status < 400) {
         const location = res.headers.get('location') ?? 'an unspecified location';
-        throw new UpstreamError(
+        throw UpstreamError.of(
           `FLORA answered ${res.status} with a redirect to ${location}. It was not followed, so the API key stays on FLORA_BASE_URL's origin. Check FLORA_BASE_URL (default https://app.flora.ai/api/v1).`,
           { status: res.status, requestId },
         );
@@ -243,10 +259,10 @@ export class FloraClient {
     } catch (err) {
       if (err instanceof FloraError) throw err;
       if (caller?.aborted) {
-        throw new FloraError('cancelled', 'The call was cancelled by the client before FLORA answered.', { cause: err });
+        throw CancelledError.of('The call was cancelled by the client before FLORA answered.', err);
       }
       if (timer.signal.aborted) {
-        throw new TimeoutError(
+        throw TimeoutError.of(
           `FLORA did not answer within ${timeoutMs} ms (FLORA_TIMEOUT_MS). This is usually transient: try again shortly.`,
           err,
         );
@@ -259,30 +275,30 @@ export class FloraClient {
 
   /** Last words on an error that will not be retried: what to do next, and how to retry safely. */
   private finalize(err: FloraError, spec: RequestSpec<unknown>, attempts: number, earlierUncertain: boolean): FloraError {
-    const uncertain = outcomeUnknown(err);
-    if (spec.idempotencyKey !== undefined && !uncertain && earlierUncertain && err.code !== 'idempotency_duplicate') {
-      // This answer is definite, but an earlier attempt's was lost: that one may have started it.
-      err.idempotencyKey = spec.idempotencyKey;
-      return withMessage(
-        err,
-        `${err.message} Note: an earlier attempt of this call got no readable answer, so it may have started the generation. Before starting again, retry with idempotency_key "${spec.idempotencyKey}": FLORA then refuses a duplicate instead of starting a second run.`,
-      );
-    }
-    if (spec.idempotencyKey !== undefined && uncertain && err.code !== 'idempotency_duplicate') {
-      err.idempotencyKey = spec.idempotencyKey;
-      if (err.status !== undefined && err.status >= 200 && err.status < 300) {
-        return withMessage(
-          err,
-          `${err.message} FLORA accepted the request, so the generation has started and is billed, but its run_id could not be read. Do not start it again; find the run in the project's recent generations. A retry with idempotency_key "${spec.idempotencyKey}" would be refused as a duplicate.`,
+    const key = spec.idempotencyKey;
+    if (key !== undefined && err.code !== 'idempotency_duplicate') {
+      if (outcomeUnknown(err)) {
+        if (err.status !== undefined && err.status >= 200 && err.status < 300) {
+          return err.retold(
+            `${err.message} FLORA accepted the request, so the generation has started and is billed, but its run_id could not be read. Do not start it again; find the run in the project's recent generations. A retry with idempotency_key "${key}" would be refused as a duplicate.`,
+            key,
+          );
+        }
+        return err.retold(
+          `${err.message} The generation may or may not have started. To try again without risking a second charge, call start_generation_run with idempotency_key "${key}": FLORA then refuses a duplicate instead of starting another run.`,
+          key,
         );
       }
-      return withMessage(
-        err,
-        `${err.message} The generation may or may not have started. To try again without risking a second charge, call start_generation_run with idempotency_key "${spec.idempotencyKey}": FLORA then refuses a duplicate instead of starting another run.`,
-      );
+      if (earlierUncertain) {
+        // This answer is definite, but an earlier attempt's was lost: that one may have started it.
+        return err.retold(
+          `${err.message} Note: an earlier attempt of this call got no readable answer, so it may have started the generation. Before starting again, retry with idempotency_key "${key}": FLORA then refuses a duplicate instead of starting a second run.`,
+          key,
+        );
+      }
     }
     if (attempts > 1 && err.retryable && err.code !== 'rate_limited') {
-      return withMessage(err, `${err.message} (gave up after ${attempts} attempts)`);
+      return err.retold(`${err.message} (gave up after ${attempts} attempts)`);
     }
     return err;
   }
@@ -297,18 +313,6 @@ function outcomeUnknown(err: FloraError): boolean {
   );
 }
 
-/** Errors are created fresh per attempt, so amending the final one in place is safe. */
-function withMessage(err: FloraError, message: string): FloraError {
-  err.message = message;
-  return err;
-}
-
-/**
- * A start that reached FLORA but whose answer was lost: a retry was refused as a duplicate, or a
- * 2xx answer could not be read. The run exists; the caller may look it up, never start it again.
- */
-export class LostStartError extends FloraApiError {}
-
 /** True when `err` says a start created its run but the run_id never reached us. */
 export function isLostStart(err: unknown): err is FloraError {
   if (err instanceof LostStartError) return true;
@@ -322,11 +326,9 @@ export function isLostStart(err: unknown): err is FloraError {
 }
 
 function firstAttemptLanded(err: FloraError, key: string): FloraError {
-  const out = new LostStartError(
+  return new LostStartError(
     'idempotency_duplicate',
     `An earlier attempt of this call reached FLORA and started the generation, but its answer was lost on the way back (FLORA now reports Idempotency-Key "${key}" as already used). The run exists and is billed once. Do not start it again: that would start and bill a second run. Find it in the project's recent generations.`,
-    { status: err.status, requestId: err.requestId, retryable: false },
+    { status: err.status, requestId: err.requestId, retryable: false, idempotencyKey: key },
   );
-  out.idempotencyKey = key;
-  return out;
 }

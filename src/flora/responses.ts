@@ -18,7 +18,7 @@ export async function readBody(res: Response): Promise<string> {
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
     size += chunk.byteLength;
     if (size > MAX_BODY_BYTES) {
-      throw new UpstreamError(`FLORA's answer exceeded ${MAX_BODY_BYTES} bytes and was not read.`, {
+      throw UpstreamError.of(`FLORA's answer exceeded ${MAX_BODY_BYTES} bytes and was not read.`, {
         status: res.status,
       });
     }
@@ -82,12 +82,10 @@ export function errorFromResponse(res: Response, text: string, requestId: string
   if (!env.success) {
     const kind = (res.headers.get('content-type') ?? 'unknown content type').split(';')[0];
     const transient = res.status >= 500 || res.status === 429;
-    const err = new UpstreamError(
+    return UpstreamError.of(
       `FLORA answered HTTP ${res.status} with a body that is not FLORA's JSON error (${kind}, ${text.length} bytes). ${transient ? 'Something between us and FLORA failed; this is usually transient: try again shortly.' : 'Check FLORA_BASE_URL points at the FLORA API.'}`,
-      { status: res.status, requestId, retryable: transient },
+      { status: res.status, requestId, retryable: transient, retryAfterSeconds },
     );
-    err.retryAfterSeconds = retryAfterSeconds;
-    return err;
   }
   const { code, message, fields } = env.data.error;
   const retryable =
@@ -107,7 +105,7 @@ export function parseSuccess<T>(text: string, schema: z.ZodType<T>, status: numb
   try {
     json = JSON.parse(text);
   } catch (cause) {
-    throw new UpstreamError(
+    throw UpstreamError.of(
       `FLORA answered HTTP ${status} but the body is not valid JSON (${text.length} bytes; truncated?).`,
       { status, requestId, cause },
     );
@@ -118,7 +116,7 @@ export function parseSuccess<T>(text: string, schema: z.ZodType<T>, status: numb
       .slice(0, 3)
       .map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`)
       .join('; ');
-    throw new UpstreamError(`FLORA answered HTTP ${status} with an unexpected shape (${where}).`, {
+    throw UpstreamError.of(`FLORA answered HTTP ${status} with an unexpected shape (${where}).`, {
       status,
       requestId,
     });
@@ -130,13 +128,13 @@ export function networkError(err: unknown, status: number | undefined, base: URL
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
   const code = cause?.code ?? (err as { code?: string })?.code ?? 'unknown';
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-    return new NetworkError(
+    return NetworkError.of(
       `Could not resolve ${base.hostname} (${code}). Check FLORA_BASE_URL and the machine's network.`,
       { retryable: code === 'EAI_AGAIN', cause: err },
     );
   }
   const phase = status === undefined ? 'before FLORA answered' : 'while reading FLORA\'s answer';
-  return new NetworkError(
+  return NetworkError.of(
     `The connection to ${base.host} failed ${phase} (${code}). This is usually transient: try again shortly.`,
     { cause: err },
   );

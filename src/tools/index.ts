@@ -1,14 +1,38 @@
-/** The registry: every tool the server offers, in the order tools/list shows them. */
-import { DEFAULT_MAX_WAIT_SECONDS } from '../config.js';
-import { listModels } from './list-models.js';
-import { listProjects } from './list-projects.js';
-import { listWorkspaces } from './list-workspaces.js';
-import { pollRun } from './poll-run.js';
-import { startGenerationRun } from './start-generation-run.js';
-import type { ToolDefinition, ToolOptions } from './tool.js';
+/**
+ * The registry: every tool the server can offer, grouped into the toolsets a user enables with
+ * FLORA_TOOLSETS or --toolsets, in the order tools/list shows them. Each folder's index.ts
+ * exports its tools; adding one is a line there.
+ */
+import { loadConfig, TOOLSET_NAMES, type Config, type ToolsetName } from '../config.js';
+import { discoveryTools } from './discovery/index.js';
+import { generationTools } from './generation/index.js';
+import { runsTools } from './runs/index.js';
+import type { ToolDefinition, ToolFactory, ToolOptions } from './tool.js';
 
-export const DEFAULT_TOOL_OPTIONS: ToolOptions = { maxWaitSeconds: DEFAULT_MAX_WAIT_SECONDS };
+/** What each toolset holds. `media`, `techniques` and `batch` are named now and filled by later tools. */
+export const TOOLSETS: Readonly<Record<ToolsetName, readonly ToolFactory[]>> = {
+  generate: [...discoveryTools, ...generationTools, ...runsTools],
+  media: [],
+  techniques: [],
+  batch: [],
+};
 
-export function buildTools(options: ToolOptions = DEFAULT_TOOL_OPTIONS): ToolDefinition[] {
-  return [listWorkspaces, listProjects(options), listModels, startGenerationRun(options), pollRun(options)];
+export type RegistryConfig = ToolOptions & Pick<Config, 'toolsets'>;
+
+/** Every toolset with its tools, built for this configuration, whether enabled or not. */
+export function toolsetsOf(config: RegistryConfig): Array<{ toolset: ToolsetName; tools: ToolDefinition[] }> {
+  return TOOLSET_NAMES.map((toolset) => ({ toolset, tools: TOOLSETS[toolset].map((make) => make(config)) }));
+}
+
+/** The tools the configuration enables, in tools/list order. Without a config: every tool, defaults. */
+export function buildTools(config: RegistryConfig = loadConfig({})): ToolDefinition[] {
+  return toolsetsOf(config)
+    .filter(({ toolset }) => config.toolsets.includes(toolset))
+    .flatMap(({ tools }) => tools);
+}
+
+/** The toolset a tool belongs to, or undefined for a name no toolset has. */
+export function toolsetOfTool(name: string): ToolsetName | undefined {
+  const all = toolsetsOf(loadConfig({}));
+  return all.find(({ tools }) => tools.some((t) => t.name === name))?.toolset;
 }

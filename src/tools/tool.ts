@@ -5,11 +5,12 @@
  */
 import * as z from 'zod';
 import type { CallToolResult, ContentBlock } from '@modelcontextprotocol/sdk/types.js';
+import type { Config } from '../config.js';
+import { FloraError, InvalidArgumentsError, type FieldIssue } from '../errors.js';
 import type { ModelCatalog } from '../flora/catalog.js';
 import type { FloraClient } from '../flora/client.js';
-import { FloraError, InvalidArgumentsError, type FieldIssue } from '../errors.js';
+import type { RunMemory } from '../flora/run-memory.js';
 import { redactValue, type Logger, type Redactor } from '../log.js';
-import type { RunMemory } from './run-wait.js';
 
 export interface ToolAnnotations {
   readOnlyHint: boolean;
@@ -38,34 +39,7 @@ export interface ToolOutput<T> {
 }
 
 /** What the user's configuration decides about the tools' schemas and behaviour. */
-export interface ToolOptions {
-  /** Upper bound of wait_seconds (FLORA_MAX_WAIT_SECONDS). */
-  maxWaitSeconds: number;
-  /** FLORA_WORKSPACE_ID / FLORA_PROJECT_ID: make those arguments optional. */
-  defaultWorkspaceId?: string;
-  defaultProjectId?: string;
-}
-
-/** An ID argument: required, or optional when the user's env names a default. */
-function idField(prefix: string, what: string, describe: string, fallback: string | undefined, envName: string) {
-  const field = z.string().regex(new RegExp(`^${prefix}\\S+$`), `must be a FLORA ${what} ID starting with "${prefix}"`);
-  return fallback === undefined
-    ? field.describe(describe)
-    : field.optional().describe(`${describe} Default: ${fallback} (${envName}).`);
-}
-
-export const workspaceField = (fallback?: string) =>
-  idField('ws_', 'workspace', 'Workspace (ws_...) from list_workspaces; it is billed.', fallback, 'FLORA_WORKSPACE_ID');
-
-export const projectField = (fallback?: string) =>
-  idField('prj_', 'project', 'Project (prj_...) from list_projects; the result lands on its canvas.', fallback, 'FLORA_PROJECT_ID');
-
-/** Only reachable if a schema and its default disagree: say which argument to pass. */
-export function missingDefault(field: string, finder: string): InvalidArgumentsError {
-  return new InvalidArgumentsError(`${field} is required: find it with ${finder}, or set a default in this server's env.`, [
-    { field, message: 'required' },
-  ]);
-}
+export type ToolOptions = Pick<Config, 'maxWaitSeconds' | 'defaultWorkspaceId' | 'defaultProjectId'>;
 
 export interface ToolDefinition<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject> {
   name: string;
@@ -76,6 +50,9 @@ export interface ToolDefinition<I extends z.ZodObject = z.ZodObject, O extends z
   annotations: ToolAnnotations;
   handler(args: z.output<I>, ctx: ToolContext): Promise<ToolOutput<z.output<O>>>;
 }
+
+/** Every tool is made from the user's configuration (its defaults and bounds shape the schemas). */
+export type ToolFactory = (options: ToolOptions) => ToolDefinition;
 
 /** Identity with inference, so each tool file gets typed handler arguments. */
 export function defineTool<I extends z.ZodObject, O extends z.ZodObject>(def: ToolDefinition<I, O>): ToolDefinition {
@@ -110,7 +87,7 @@ export function invalidArguments(tool: string, error: z.ZodError): InvalidArgume
     return [{ field: issue.path.join('.') || '(arguments)', message: issue.message }];
   });
   const summary = fields.map((f) => `${f.field}: ${f.message}`).join('; ');
-  return new InvalidArgumentsError(
+  return InvalidArgumentsError.of(
     `Invalid arguments for ${tool}: ${summary}. Fix them and call again; nothing was sent to FLORA.`,
     fields,
   );

@@ -25,10 +25,10 @@ afterAll(async () => {
 beforeEach(() => fake.reset());
 afterEach(() => fake.assertAllRouted());
 
-async function spawnClient(env: Record<string, string>): Promise<{ client: Client; stderr: () => string }> {
+async function spawnClient(env: Record<string, string>, args: string[] = []): Promise<{ client: Client; stderr: () => string }> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [BIN],
+    args: [BIN, ...args],
     env: { FLORA_BASE_URL: fake.baseUrl, FLORA_LOG: 'debug', ...env },
     stderr: 'pipe',
   });
@@ -145,6 +145,25 @@ describe('stdio server', () => {
         expect(err.message).toContain('"env"');
       }
       expect(fake.requests).toHaveLength(0);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('--toolsets wins over FLORA_TOOLSETS', async () => {
+    // The env alone would list nothing (media has no tools yet) ...
+    const { client } = await spawnClient({ FLORA_API_KEY: FAKE_KEY, FLORA_TOOLSETS: 'media' }, ['--toolsets', 'generate']);
+    try {
+      // ... the flag offers the generation tools, and they reach FLORA.
+      expect((await client.listTools()).tools.map((t) => t.name)).toEqual([
+        'list_workspaces',
+        'list_projects',
+        'list_models',
+        'start_generation_run',
+        'poll_run',
+      ]);
+      structuredOf((await client.callTool({ name: 'list_workspaces', arguments: {} })) as CallToolResult);
+      expect(fake.requests.map((r) => r.path)).toEqual(['/workspaces']);
     } finally {
       await client.close();
     }

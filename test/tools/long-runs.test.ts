@@ -5,7 +5,8 @@
  */
 import type { CallToolResult, ContentBlock } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
-import { RunMemory, nextPollDelayMs } from '../../src/tools/run-wait.js';
+import { RunMemory } from '../../src/flora/run-memory.js';
+import { nextPollDelayMs } from '../../src/tools/runs/schedule.js';
 import { FakeFlora, faults, floraError } from '../helpers/fake-flora.js';
 import {
   failure,

@@ -11,7 +11,7 @@ import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/
 import * as z from 'zod';
 import { loadConfig } from '../../src/config.js';
 import { createServer, INSTRUCTIONS, type FloraMcpServer } from '../../src/server.js';
-import { listModels } from '../../src/tools/list-models.js';
+import { listModels } from '../../src/tools/discovery/list-models.js';
 import { defineTool } from '../../src/tools/tool.js';
 import { compactModel, FAKE_KEY, FakeFlora, faults, floraError, MODELS } from '../helpers/fake-flora.js';
 import {
@@ -356,7 +356,7 @@ describe('a tool that fails unexpectedly', () => {
   async function custom(): Promise<{ client: Client; mcp: FloraMcpServer }> {
     const mcp = createServer({
       config: loadConfig({ FLORA_API_KEY: FAKE_KEY, FLORA_BASE_URL: fake.baseUrl }),
-      tools: [explode, misshapen, listModels],
+      tools: [explode, misshapen, listModels()],
     });
     const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
     await mcp.server.connect(serverTransport);

@@ -1,19 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
-import { FloraApiError, FloraError } from '../errors.js';
-import { isLostStart } from '../flora/client.js';
-import { findLostRun } from '../flora/recover.js';
-import { preflight } from '../flora/catalog.js';
-import { epochMs, GENERATION_TYPES, type GenerateBody, type StartRunResponse } from '../flora/schemas.js';
-import { outputBlocks, pollResult, waitForRun, waitSecondsField, type PollResult } from './run-wait.js';
-import {
-  defineTool,
-  missingDefault,
-  projectField,
-  workspaceField,
-  type ToolContext,
-  type ToolOptions,
-} from './tool.js';
+import { preflight } from '../../flora/catalog.js';
+import { GENERATION_TYPES, type GenerateBody, type StartRunResponse } from '../../flora/schemas.js';
+import { startOrRecover } from '../../flora/start.js';
+import { projectField, waitSecondsField, workspaceField } from '../fields.js';
+import { outputBlocks } from '../runs/output-blocks.js';
+import { pollResult, type PollResult } from '../runs/present.js';
+import { waitForRun } from '../runs/wait.js';
+import { defineTool, type ToolOptions } from '../tool.js';
 
 export type StartResult = StartRunResponse & {
   summary: string;
@@ -70,22 +64,19 @@ export const startGenerationRun = (options: ToolOptions) =>
     outputSchema: StartOutput,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     async handler(args, ctx) {
-      const { idempotency_key, wait_seconds, project_id, workspace_id, ...rest } = args;
-      const body: GenerateBody = {
-        project_id: project_id ?? options.defaultProjectId ?? fail(missingDefault('project_id', 'list_projects')),
-        workspace_id: workspace_id ?? options.defaultWorkspaceId ?? fail(missingDefault('workspace_id', 'list_workspaces')),
-        ...rest,
-      };
+      const { idempotency_key, wait_seconds, ...rest } = args;
+      const body: GenerateBody = rest;
       // Without a model there is nothing to check params against (the workspace default is unknown).
       if (body.model !== undefined) {
         const catalog = await ctx.catalog.get();
         if (catalog) preflight(body, catalog);
       }
 
-      const firstAttemptAt = Date.now();
-      const { started, recovered } = await startOrRecover(ctx, body, idempotency_key ?? randomUUID(), firstAttemptAt);
-      const startedAt = recovered ? (epochMs(started.created_at) ?? firstAttemptAt) : Date.now();
-      ctx.runs.remember(started.run_id, started.estimated_seconds, startedAt);
+      const { started, recovered, startedAtMs } = await startOrRecover(ctx.client, body, idempotency_key ?? randomUUID(), {
+        signal: ctx.signal,
+        isKnown: (runId) => ctx.runs.has(runId),
+      });
+      ctx.runs.remember(started.run_id, started.estimated_seconds, startedAtMs);
 
       const cost =
         started.charged_cost === null
@@ -102,7 +93,7 @@ export const startGenerationRun = (options: ToolOptions) =>
         return { structured: result };
       }
       ctx.progress(0, `started ${started.run_id}, pending`);
-      const initial = { run_id: started.run_id, status: 'pending', progress: 0, created_at: startedAt };
+      const initial = { run_id: started.run_id, status: 'pending', progress: 0, created_at: startedAtMs };
       const outcome = await waitForRun(ctx, started.run_id, wait_seconds, initial, recovered).catch((err: unknown) => {
         // Only a cancel gets here; the client drops our answer, so leave the run ID in the log.
         ctx.log.warn(`call cancelled while waiting; run ${started.run_id} was started and keeps running in FLORA`);
@@ -113,59 +104,3 @@ export const startGenerationRun = (options: ToolOptions) =>
       return { structured: result, extraContent: outputBlocks(result.run.outputs) };
     },
   });
-
-function fail(err: Error): never {
-  throw err;
-}
-
-/** The run this call started: from FLORA's answer, or found again when that answer was lost. */
-async function startOrRecover(
-  ctx: ToolContext,
-  body: GenerateBody,
-  idempotencyKey: string,
-  firstAttemptAt: number,
-): Promise<{ started: StartRunResponse & { created_at?: number }; recovered: boolean }> {
-  try {
-    return { started: await ctx.client.generate(body, idempotencyKey, { signal: ctx.signal }), recovered: false };
-  } catch (err) {
-    if (!isLostStart(err)) throw err;
-    return { started: await recover(ctx, body, firstAttemptAt, err), recovered: true };
-  }
-}
-
-async function recover(
-  ctx: ToolContext,
-  body: GenerateBody,
-  firstAttemptAt: number,
-  lost: FloraError,
-): Promise<StartRunResponse & { created_at: number }> {
-  const isKnown = (runId: string) => ctx.runs.get(runId) !== undefined;
-  const lookup = await findLostRun(ctx.client, body, firstAttemptAt, ctx.signal, isKnown).catch((err: unknown) => {
-    const why = err instanceof FloraError ? err.code : String(err);
-    lost.message += ` Looking the run up in the project's history failed too (${why}).`;
-    throw lost;
-  });
-  if (lookup.found) {
-    const g = lookup.found;
-    return {
-      run_id: g.run_id,
-      type: 'generation',
-      estimated_seconds: null,
-      charged_cost: g.charged_cost ?? null,
-      poll_url: null,
-      project_id: g.project_id ?? body.project_id,
-      model: g.model ?? (body.model ? { model_id: body.model } : null),
-      created_at: g.created_at,
-    };
-  }
-  const list = lookup.candidates.map((c) => `${c.run_id} (${c.status}, created_at ${c.created_at})`).join(', ');
-  const err = new FloraApiError(
-    'idempotency_duplicate',
-    `${lost.message} It could not be identified unambiguously in the project's recent generations: ${
-      list ? `candidates ${list}. Ask the user which one it is, or poll each with poll_run.` : 'none matched yet; try poll_run later on the project\'s newest runs.'
-    } Do not start the generation again.`,
-    { status: lost.status, requestId: lost.requestId },
-  );
-  err.idempotencyKey = lost.idempotencyKey;
-  throw err;
-}

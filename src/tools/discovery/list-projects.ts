@@ -1,5 +1,6 @@
 import * as z from 'zod';
-import { defineTool, missingDefault, workspaceField, type ToolOptions } from './tool.js';
+import { workspaceField } from '../fields.js';
+import { defineTool, type ToolOptions } from '../tool.js';
 
 export const listProjects = (options: ToolOptions) =>
   defineTool({
@@ -10,7 +11,7 @@ export const listProjects = (options: ToolOptions) =>
     inputSchema: z.strictObject({
       workspace_id: workspaceField(options.defaultWorkspaceId),
       query: z.string().min(1).optional().describe('Only projects whose name matches this text.'),
-      limit: z.number().int().min(1).max(100).optional().describe('Projects per page (1-100, default 20).'),
+      limit: z.number().int().min(1).max(100).default(20).describe('Projects per page (1-100).'),
       cursor: z.string().min(1).optional().describe('next_cursor of the previous page.'),
     }),
     outputSchema: z.looseObject({
@@ -19,10 +20,8 @@ export const listProjects = (options: ToolOptions) =>
     }),
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
     async handler(args, { client, signal }) {
-      const workspace_id = args.workspace_id ?? options.defaultWorkspaceId;
-      if (workspace_id === undefined) throw missingDefault('workspace_id', 'list_workspaces');
       const page = await client.listProjects(
-        { workspace_id, query: args.query, limit: args.limit ?? 20, cursor: args.cursor },
+        { workspace_id: args.workspace_id, query: args.query, limit: args.limit, cursor: args.cursor },
         { signal },
       );
       return { structured: { projects: page.projects, next_cursor: page.meta?.next_cursor ?? null } };

@@ -1,7 +1,9 @@
 import * as z from 'zod';
-import { RUN_ID_PATTERN, RUN_ID_RULE } from '../flora/client.js';
-import { outputBlocks, PollOutput, pollResult, waitForRun, waitSecondsField } from './run-wait.js';
-import { defineTool, type ToolOptions } from './tool.js';
+import { runIdField, waitSecondsField } from '../fields.js';
+import { defineTool, type ToolOptions } from '../tool.js';
+import { outputBlocks } from './output-blocks.js';
+import { PollOutput, pollResult } from './present.js';
+import { waitForRun } from './wait.js';
 
 export const pollRun = (options: ToolOptions) =>
   defineTool({
@@ -13,7 +15,7 @@ export const pollRun = (options: ToolOptions) =>
       'A failed run is a normal result with error_code, error_message and retry_may_help.',
     ].join(' '),
     inputSchema: z.strictObject({
-      run_id: z.string().regex(RUN_ID_PATTERN, RUN_ID_RULE).describe('run_id from start_generation_run.'),
+      run_id: runIdField(),
       wait_seconds: waitSecondsField(options.maxWaitSeconds),
     }),
     outputSchema: PollOutput,

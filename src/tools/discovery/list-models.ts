@@ -1,0 +1,38 @@
+import * as z from 'zod';
+import { GENERATION_TYPES, type Model } from '../../flora/schemas.js';
+import { defineTool } from '../tool.js';
+
+/** What the agent needs to choose a model, without every parameter's spec (context is scarce). */
+function compact(m: Model): Pick<Model, 'model_id'> & Record<string, unknown> {
+  const out: Pick<Model, 'model_id'> & Record<string, unknown> = {
+    model_id: m.model_id,
+    name: m.name,
+    type: m.type,
+    provider: m.provider,
+    estimated_seconds: m.estimated_seconds,
+    estimated_credits: m.estimated_credits,
+    params: m.params.map((p) => p.name),
+  };
+  if (m.beta !== undefined) out.beta = m.beta;
+  return out;
+}
+
+export const listModels = () =>
+  defineTool({
+    name: 'list_models',
+    title: 'List FLORA models',
+    description:
+      'Lists usable models: model_id (for start_generation_run), type, provider, typical seconds and credits (about US$0.001 each), param names. Free, read-only. detail: true adds param specs (types, options, min/max, defaults).',
+    inputSchema: z.strictObject({
+      type: z.enum(GENERATION_TYPES).optional().describe('Only models producing this kind of output.'),
+      detail: z.boolean().optional().describe('Include full param specs (default false: names only).'),
+    }),
+    outputSchema: z.looseObject({
+      models: z.array(z.looseObject({ model_id: z.string() })),
+    }),
+    annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+    async handler(args, { client, signal }) {
+      const { models } = await client.listModels(args.type, { signal });
+      return { structured: { models: args.detail ? models : models.map(compact) } };
+    },
+  });

@@ -1,0 +1,53 @@
+/**
+ * FLORA_TOOLSETS through a real SDK client: which tools are listed and callable, what an agent
+ * hears when it asks for a tool of a toolset the user did not enable, and an unknown toolset
+ * name answered as configuration_error without anything reaching FLORA.
+ */
+import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
+import { describe, expect, it } from 'vitest';
+import type { FakeFlora } from '../helpers/fake-flora.js';
+import { failure, success, useConnections } from '../helpers/harness.js';
+
+let fake: FakeFlora;
+const { open } = useConnections((f) => (fake = f));
+
+const GENERATE = ['list_workspaces', 'list_projects', 'list_models', 'start_generation_run', 'poll_run'];
+
+async function listed(env: Record<string, string>): Promise<string[]> {
+  const c = await open({ env });
+  return (await c.client.listTools()).tools.map((t) => t.name);
+}
+
+describe('FLORA_TOOLSETS', () => {
+  it('generate lists exactly the five generation tools, and they work', async () => {
+    expect(await listed({ FLORA_TOOLSETS: 'generate' })).toEqual(GENERATE);
+    const c = await open();
+    expect(success(await c.call('list_workspaces')).workspaces).toHaveLength(2);
+  });
+
+  it('unset lists every tool of every toolset', async () => {
+    expect(await listed({})).toEqual(GENERATE);
+  });
+
+  it('a tool of a toolset the user did not enable is unknown, and the error says which toolset has it', async () => {
+    const c = await open({ env: { FLORA_TOOLSETS: 'media,batch' } });
+    expect((await c.client.listTools()).tools).toEqual([]);
+    const call = c.call('poll_run', { run_id: 'run_1' });
+    await expect(call).rejects.toMatchObject({ code: ErrorCode.InvalidParams });
+    await expect(call).rejects.toThrow(
+      'Tool "poll_run" is in the toolset "generate", which this server does not enable (enabled: media, batch; the user sets FLORA_TOOLSETS or --toolsets). Available tools: none.',
+    );
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it('an unknown toolset name: tools stay listed, every call answers configuration_error naming the valid names', async () => {
+    const c = await open({ env: { FLORA_TOOLSETS: 'generate,vidoe' } });
+    expect((await c.client.listTools()).tools.map((t) => t.name)).toEqual(GENERATE);
+    const error = failure(await c.call('list_workspaces'));
+    expect(error.code).toBe('configuration_error');
+    expect(error.message).toContain(
+      'FLORA_TOOLSETS must be a comma list of generate, media, techniques, batch (got unknown "vidoe")',
+    );
+    expect(fake.requests).toHaveLength(0);
+  });
+});
