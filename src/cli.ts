@@ -109,9 +109,14 @@ export function parseCommand(argv: readonly string[]): Command {
     if (httpOnly.length) return { kind: 'usage-error', message: `--${httpOnly[0]} needs --transport http.` };
     return { kind: 'serve', ...flags };
   }
-  const port = Number(v.port ?? 3000);
+  // Digits only: Number() would take "" as 0 (a random port), "0x50" as 80 and "1e3" as 1000.
+  const port = v.port === undefined ? 3000 : /^\d{1,5}$/.test(v.port) ? Number(v.port) : Number.NaN;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     return { kind: 'usage-error', message: `--port must be a port number (got "${v.port}").` };
+  }
+  // A blank host would listen on every interface: never what a loopback default was meant to be.
+  if (v.host !== undefined && v.host.trim() === '') {
+    return { kind: 'usage-error', message: '--host needs an address to listen on, e.g. 127.0.0.1 (got a blank one).' };
   }
   const allowedHosts = (v['allowed-hosts'] ?? '').split(',').map((h) => h.trim()).filter(Boolean);
   return {
@@ -164,8 +169,12 @@ function checkReason(err: FloraError): string {
     case 'network_error':
     case 'timeout':
       return `could not reach FLORA (${err.code}): ${err.message}`;
-    case 'not_found':
     case 'upstream_error':
+      if (err.retryable) {
+        return `FLORA, or a proxy in front of it, failed (${err.code}${err.status ? `, HTTP ${err.status}` : ''}); this is usually transient: try again shortly. ${err.message}`;
+      }
+      return `this does not answer like the FLORA API (${err.code}${err.status ? `, HTTP ${err.status}` : ''}). Check FLORA_BASE_URL (default https://app.flora.ai/api/v1). ${err.message}`;
+    case 'not_found':
       return `this does not answer like the FLORA API (${err.code}${err.status ? `, HTTP ${err.status}` : ''}). Check FLORA_BASE_URL (default https://app.flora.ai/api/v1). ${err.message}`;
     default:
       return `${err.code}: ${err.message}`;

@@ -16,7 +16,7 @@ import { settledWithin } from './sleep.js';
 import { buildTools } from './tools/index.js';
 import type { ToolDefinition } from './tools/tool.js';
 
-export const MCP_PATH = '/mcp';
+const MCP_PATH = '/mcp';
 export const MAX_BODY_BYTES = 1024 * 1024;
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]', '::1'];
 
@@ -59,7 +59,7 @@ function rpcError(res: ServerResponse, status: number, message: string, headers?
 }
 
 /** Host header → host name without port (IPv6 keeps its brackets). */
-export function hostName(hostHeader: string | undefined): string | undefined {
+function hostName(hostHeader: string | undefined): string | undefined {
   if (!hostHeader) return undefined;
   try {
     return new URL(`http://${hostHeader}`).hostname.toLowerCase();
@@ -69,7 +69,7 @@ export function hostName(hostHeader: string | undefined): string | undefined {
 }
 
 /** The FLORA key a request brings: `Authorization: Bearer …`, else `X-Flora-Api-Key`. */
-export function requestKey(req: IncomingMessage): string | undefined {
+function requestKey(req: IncomingMessage): string | undefined {
   const auth = req.headers.authorization;
   const bearer = auth && /^Bearer\s+(\S+)\s*$/i.exec(auth)?.[1];
   const header = req.headers['x-flora-api-key'];

@@ -88,7 +88,7 @@ function isEmptyObject(value: unknown): boolean {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0;
 }
 
-export function toolListing(tools: readonly ToolDefinition[]): Tool[] {
+function toolListing(tools: readonly ToolDefinition[]): Tool[] {
   return tools.map((t) => ({
     name: t.name,
     title: t.title,
@@ -154,6 +154,9 @@ export function createServer(deps: ServerDeps): FloraMcpServer {
   const { config } = deps;
   const log = deps.logger ?? silentLogger;
   const tools = deps.tools ?? buildTools(config);
+  if (tools.length === 0) {
+    log.warn(`no tools offered: the toolsets enabled (${config.toolsets.join(', ')}) have none in this version; see FLORA_TOOLSETS`);
+  }
   const runs = new RunMemory();
   const byName = new Map(tools.map((t) => [t.name, t]));
   const redact = makeRedactor(config.apiKey);

@@ -145,6 +145,15 @@ describe('parseCommand: HTTP options', () => {
     expect(http('--host=10.0.0.5')).toEqual({ ...HTTP_DEFAULTS, host: '10.0.0.5' });
   });
 
+  it('a blank --host is refused: it would listen on every interface', () => {
+    for (const host of ['', '  ']) {
+      expect(http('--host', host)).toEqual({
+        kind: 'usage-error',
+        message: '--host needs an address to listen on, e.g. 127.0.0.1 (got a blank one).',
+      });
+    }
+  });
+
   it.each([
     ['0', 0],
     ['1', 1],
@@ -156,7 +165,7 @@ describe('parseCommand: HTTP options', () => {
     expect(http('--port', raw)).toEqual({ ...HTTP_DEFAULTS, port });
   });
 
-  it.each(['65536', '70000', '99999', 'abc', '80.5', '3000abc', 'NaN', 'Infinity'])('--port %s is refused, quoting it', (raw) => {
+  it.each(['65536', '70000', '99999', 'abc', '80.5', '3000abc', 'NaN', 'Infinity', '', ' ', '0x50', '1e3', '+80'])('--port "%s" is refused, quoting it', (raw) => {
     expect(http('--port', raw)).toEqual({ kind: 'usage-error', message: `--port must be a port number (got "${raw}").` });
   });
 
@@ -502,6 +511,17 @@ describe('runCheck against FLORA', () => {
       const result = await check();
       expectFailed(result, fake.baseUrl, `${NOT_FLORA('upstream_error, HTTP 302')}FLORA answered 302 with a redirect to https://login.example.com/.`);
     });
+  });
+
+  it('an HTML 502 from a proxy: transient, not a wrong FLORA_BASE_URL', async () => {
+    fake.route('GET /workspaces', faults.html(502));
+    const result = await check();
+    expectFailed(
+      result,
+      fake.baseUrl,
+      'FLORA, or a proxy in front of it, failed (upstream_error, HTTP 502); this is usually transient: try again shortly. FLORA answered HTTP 502 with a body that is not FLORA\'s JSON error (text/html, ',
+    );
+    expect(result.text).not.toContain('FLORA_BASE_URL');
   });
 
   it('any other FLORA error: its code and FLORA\'s message', async () => {

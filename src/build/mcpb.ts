@@ -82,7 +82,7 @@ export function buildManifest(tools: readonly ToolDefinition[] = buildTools()): 
 }
 
 /** Writes dist/mcpb, ready for `mcpb pack`. */
-export function writeBundleDir(root: URL): void {
+function writeBundleDir(root: URL): void {
   const dir = new URL('dist/mcpb/', root);
   mkdirSync(new URL('server/', dir), { recursive: true });
   writeFileSync(new URL('manifest.json', dir), `${JSON.stringify(buildManifest(), null, 2)}\n`);

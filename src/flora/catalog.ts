@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
 import type { FloraClient } from './client.js';
 import type { GenerateBody, Model } from './schemas.js';
 
-export const CATALOG_TTL_MS = 10 * 60_000;
+const CATALOG_TTL_MS = 10 * 60_000;
 /** After a failed fetch, calls go ahead unchecked for this long before trying again. */
 const FAILURE_TTL_MS = 60_000;
 /** A pre-flight lookup must not hold a start up for long. */

@@ -37,7 +37,7 @@ import { SERVER_NAME, VERSION } from '../version.js';
 
 export const RUN_ID_RULE =
   'must be a FLORA run ID like "run_abc123": "run_" followed by no whitespace, /, ?, #, %, \\ or ".."';
-export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 500, 502, 503, 504]);
+const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 500, 502, 503, 504]);
 /**
  * FLORA's own pattern is ^run_\S+$. On top of it we refuse anything that could change which URL
  * is requested once the ID is put in a path: / ? # % \ and "..". encodeURIComponent does the rest.

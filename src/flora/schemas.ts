@@ -88,7 +88,7 @@ export const RunStatus = z
   .describe('State of one run.');
 export type RunStatus = z.infer<typeof RunStatus>;
 
-export const ModelParam = z.looseObject({
+const ModelParam = z.looseObject({
   name: z.string().describe('Parameter name, the key to use in params.'),
   type: z.string().describe('Value type: string, string[], bool, int, int?, seed, float or dict.'),
   required: z.boolean().describe('Whether the model needs this parameter.'),

@@ -10,7 +10,7 @@ import { runsTools } from './runs/index.js';
 import type { ToolDefinition, ToolFactory, ToolOptions } from './tool.js';
 
 /** What each toolset holds. `media`, `techniques` and `batch` are named now and filled by later tools. */
-export const TOOLSETS: Readonly<Record<ToolsetName, readonly ToolFactory[]>> = {
+const TOOLSETS: Readonly<Record<ToolsetName, readonly ToolFactory[]>> = {
   generate: [...discoveryTools, ...generationTools, ...runsTools],
   media: [],
   techniques: [],

@@ -9,7 +9,7 @@ import { pollResult, type PollResult } from '../runs/present.js';
 import { waitForRun } from '../runs/wait.js';
 import { defineTool, type ToolOptions } from '../tool.js';
 
-export type StartResult = StartRunResponse & {
+type StartResult = StartRunResponse & {
   summary: string;
   recovered?: boolean;
   run?: PollResult;

@@ -35,7 +35,7 @@ const BY_TYPE: Record<string, string> = {
   documentUrl: 'application/pdf',
 };
 
-export function mimeTypeOf(output: RunOutput): string {
+function mimeTypeOf(output: RunOutput): string {
   let ext = '';
   try {
     const last = new URL(output.url).pathname.split('/').pop() ?? '';

@@ -5,8 +5,8 @@
 import type { RunMemory } from '../../flora/run-memory.js';
 import { epochMs, type RunStatus } from '../../flora/schemas.js';
 
-export const MIN_POLL_MS = 1_000;
-export const MAX_POLL_MS = 5_000;
+const MIN_POLL_MS = 1_000;
+const MAX_POLL_MS = 5_000;
 /** Without an estimate or progress, poll at FLORA's documented 2 s. */
 const BLIND_POLL_MS = 2_000;
 /** Aim just after the estimated end, so the poll lands on the finished run. */
