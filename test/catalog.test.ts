@@ -8,32 +8,29 @@ import { closest, ModelCatalog, preflight } from '../src/flora/catalog.js';
 import { FloraClient } from '../src/flora/client.js';
 import type { GenerateBody, Model } from '../src/flora/schemas.js';
 import { silentLogger, type Logger } from '../src/log.js';
-import { FAKE_KEY, FakeFlora, faults, floraError, MODELS } from './helpers/fake-flora.js';
+import { FAKE_KEY, FakeFlora, faults, floraError, modelById, MODELS } from './helpers/fake-flora.js';
 import { useFakeFlora } from './helpers/harness.js';
 
+/** A model MODELS does not have, with only what preflight reads. */
 function m(model_id: string, type: string, params: Model['params'] = []): Model {
   return { model_id, name: model_id, type, provider: 'test', params };
 }
 
-const IMAGE = m('t2i-flux-2-pro', 'image', [
-  {
-    name: 'aspect_ratio',
-    type: 'string',
-    required: false,
-    default: '1:1',
-    options: [
-      { label: 'Square', value: '1:1' },
-      { label: 'Wide', value: '16:9' },
-    ],
-  },
-  { name: 'seed', type: 'seed', required: false },
+/** The shared fixture's model, taking `extra` params after its own: param types MODELS has no need for. */
+function withParams(id: string, extra: Model['params']): Model {
+  const model = modelById(id);
+  return { ...model, params: [...model.params, ...extra] };
+}
+
+// FLUX: aspect_ratio (string options), seed (seed), then these.
+const IMAGE = withParams('t2i-flux-2-pro', [
   { name: 'guidance', type: 'float', required: false, min: 1, max: 10 },
   { name: 'raw', type: 'bool', required: false },
   { name: 'styles', type: 'string[]', required: false },
   { name: 'negative', type: 'string', required: false },
 ]);
-const VIDEO = m('t2v-kling-2', 'video', [
-  { name: 'duration', type: 'int', required: false, default: 5, min: 5, max: 10 },
+// Kling: duration (int, 5 to 10, default 5), then these.
+const VIDEO = withParams('t2v-kling-2', [
   { name: 'fps', type: 'int', required: false, options: [{ value: 24 }, { value: 30 }] },
   { name: 'loop', type: 'bool', required: false, options: [{ value: true }, { value: false }] },
   { name: 'camera', type: 'dict', required: false, options: [{ value: { move: 'pan' } }, { value: { move: 'zoom' } }] },
@@ -41,7 +38,7 @@ const VIDEO = m('t2v-kling-2', 'video', [
   { name: 'image_url', type: 'string', required: true },
   { name: 'mode', type: 'string', required: true, default: 'std' },
 ]);
-const AUDIO = m('t2a-eleven-sfx', 'audio');
+const AUDIO = modelById('t2a-eleven-sfx');
 const CATALOG: Model[] = [IMAGE, m('t2i-sdxl', 'image'), m('t2i-flux-1-dev', 'image'), VIDEO, AUDIO];
 
 function body(extra: Partial<GenerateBody>): GenerateBody {

@@ -9,13 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FloraError, type ErrorPayload } from '../src/errors.js';
 import { FloraClient, type FloraClientOptions } from '../src/flora/client.js';
 import type { GenerateBody } from '../src/flora/schemas.js';
-import {
-  FAKE_KEY,
-  FakeFlora,
-  faults,
-  floraError,
-  type RecordedRequest,
-} from './helpers/fake-flora.js';
+import { FAKE_KEY, FakeFlora, faults, floraError, type Handler, type RecordedRequest } from './helpers/fake-flora.js';
 import { useFakeFlora } from './helpers/harness.js';
 
 let fake: FakeFlora;
@@ -74,6 +68,11 @@ async function failure(call: () => Promise<unknown>): Promise<FloraError> {
 
 function newKey(): string {
   return `idem-${randomUUID()}`;
+}
+
+/** FLORA's 429 with these (Retry-After) headers. */
+function tooManyRequests(headers: Record<string, string>): Handler {
+  return () => ({ ...floraError(429, 'rate_limited', 'Too many requests.'), headers });
 }
 
 function keysOf(reqs: RecordedRequest[]): unknown[] {
@@ -390,12 +389,12 @@ describe('FLORA statuses map to errors with FLORA code verbatim', () => {
 });
 
 describe('rate limits', () => {
-  it('429 with Retry-After: 1 waits about a second, then retries once with the same key', async () => {
+  it.each([
+    ['Retry-After: 1', 'about a second', { 'retry-after': '1' }, 900],
+    ['retry-after-ms: 50', '50 ms', { 'retry-after-ms': '50' }, 45],
+  ])('429 with %s waits %s, then retries once with the same key', async (_header, _wait, headers, minGapMs) => {
     const key = newKey();
-    fake.once('POST /generate', () => ({
-      ...floraError(429, 'rate_limited', 'Too many requests.'),
-      headers: { 'retry-after': '1' },
-    }));
+    fake.once('POST /generate', tooManyRequests(headers));
 
     const started = await makeClient().generate(BODY, key);
 
@@ -403,33 +402,15 @@ describe('rate limits', () => {
     expect(reqs).toHaveLength(2);
     expectGenerateRequest(reqs[0], key);
     expectGenerateRequest(reqs[1], key);
-    expect(reqs[1]!.at - reqs[0]!.at).toBeGreaterThanOrEqual(900);
+    expect(reqs[1]!.at - reqs[0]!.at).toBeGreaterThanOrEqual(minGapMs);
     expect([...fake.runs.keys()]).toEqual([started.run_id]);
-  });
-
-  it('429 with retry-after-ms: 50 is honoured before the retry', async () => {
-    const key = newKey();
-    fake.once('POST /generate', () => ({
-      ...floraError(429, 'rate_limited', 'Too many requests.'),
-      headers: { 'retry-after-ms': '50' },
-    }));
-
-    const started = await makeClient().generate(BODY, key);
-
-    const reqs = fake.requestsTo('POST', '/generate');
-    expect(reqs).toHaveLength(2);
-    expect(keysOf(reqs)).toEqual([key, key]);
-    expect(reqs[1]!.at - reqs[0]!.at).toBeGreaterThanOrEqual(45);
     expect(fake.runs.get(started.run_id)?.idempotency_key).toBe(key);
   });
 
   // 30 s is within the call's total time budget (60 s), so only maxRetryAfterMs (20 s) stops it.
   it.each([120, 30])('429 with Retry-After: %i (over maxRetryAfterMs) is handed back at once', async (secs) => {
     const key = newKey();
-    fake.route('POST /generate', () => ({
-      ...floraError(429, 'rate_limited', 'Too many requests.'),
-      headers: { 'retry-after': String(secs) },
-    }));
+    fake.route('POST /generate', tooManyRequests({ 'retry-after': String(secs) }));
     const t0 = Date.now();
 
     const err = await failure(() => makeClient().generate(BODY, key));
@@ -444,10 +425,7 @@ describe('rate limits', () => {
   it('429 with Retry-After: 2 is handed back at once when waiting it out would overrun maxTotalMs', async () => {
     const key = newKey();
     // Only the first answer is a 429: a client that waited it out would start the run on its retry.
-    fake.once('POST /generate', () => ({
-      ...floraError(429, 'rate_limited', 'Too many requests.'),
-      headers: { 'retry-after': '2' },
-    }));
+    fake.once('POST /generate', tooManyRequests({ 'retry-after': '2' }));
 
     // 2 s is well under maxRetryAfterMs (20 s): only the 2.5 s total budget stops the retry.
     const err = await failure(() => makeClient({ timeoutMs: 2_000, maxTotalMs: 2_500 }).generate(BODY, key));
@@ -705,10 +683,7 @@ describe('cancellation', () => {
 
   it('aborting while waiting out a Retry-After stops before the retry', async () => {
     const key = newKey();
-    fake.route('POST /generate', () => ({
-      ...floraError(429, 'rate_limited', 'Too many requests.'),
-      headers: { 'retry-after': '10' },
-    }));
+    fake.route('POST /generate', tooManyRequests({ 'retry-after': '10' }));
     const ctl = new AbortController();
     setTimeout(() => ctl.abort(), 100);
     const t0 = Date.now();

@@ -253,8 +253,11 @@ function overTheWire(args: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(parsed).filter(([k]) => k !== '__proto__'));
 }
 
-/** A call that must succeed, for "the server keeps serving". */
-const VALID_CALLS: Record<string, (runId: string) => Record<string, unknown>> = {
+/**
+ * A call that must succeed, for "the server keeps serving". Not harness's VALID_CALLS (arguments
+ * that are merely valid): these must succeed against the fake, so poll_run asks for a real run.
+ */
+const SUCCEEDING_CALLS: Record<string, (runId: string) => Record<string, unknown>> = {
   list_workspaces: () => ({}),
   list_projects: () => ({ workspace_id: 'ws_studio', limit: 5 }),
   list_models: () => ({ type: 'image' }),
@@ -318,7 +321,7 @@ describe('property: arbitrary tool arguments', () => {
       if (props.length > 0) expect(stats.valid).toBeGreaterThan(0);
 
       // The server keeps serving.
-      const after = await conn.call(name, VALID_CALLS[name]!(runId));
+      const after = await conn.call(name, SUCCEEDING_CALLS[name]!(runId));
       const outcome = checkResult(after);
       expect(outcome.ok, JSON.stringify(after.content)).toBe(true);
     },

@@ -13,7 +13,7 @@ import { loadConfig } from '../../src/config.js';
 import { startHttpServer, type HttpServer } from '../../src/http.js';
 import { createLogger, makeRedactor } from '../../src/log.js';
 import { FAKE_KEY, floraError, type FakeFlora } from '../helpers/fake-flora.js';
-import { structuredOf, useFakeFlora } from '../helpers/harness.js';
+import { structuredOf, TOOL_NAMES, useFakeFlora } from '../helpers/harness.js';
 import { spawnHttpBundle } from '../helpers/measure.js';
 
 let fake: FakeFlora;
@@ -156,7 +156,7 @@ describe('Streamable HTTP mode', () => {
     await start();
     const client = await connect({ Authorization: `Bearer ${FAKE_KEY}` });
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name)).toEqual(['list_workspaces', 'list_projects', 'list_models', 'start_generation_run', 'poll_run']);
+    expect(tools.map((t) => t.name)).toEqual(TOOL_NAMES);
     const out = structuredOf<{ workspaces: unknown[] }>((await client.callTool({ name: 'list_workspaces', arguments: {} })) as CallToolResult);
     expect(out.workspaces).toHaveLength(2);
     expect(fake.requests).toHaveLength(1);

@@ -9,7 +9,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FAKE_KEY, FakeFlora } from '../helpers/fake-flora.js';
-import { errorOf, structuredOf, VALID_START } from '../helpers/harness.js';
+import { errorOf, structuredOf, TOOL_NAMES, VALID_CALLS, VALID_START } from '../helpers/harness.js';
 import { BUNDLE } from '../helpers/paths.js';
 
 const BIN = BUNDLE;
@@ -81,13 +81,7 @@ describe('stdio server', () => {
     const { client, stderr } = await spawnClient({ FLORA_API_KEY: FAKE_KEY });
     try {
       const { tools } = await client.listTools();
-      expect(tools.map((t) => t.name)).toEqual([
-        'list_workspaces',
-        'list_projects',
-        'list_models',
-        'start_generation_run',
-        'poll_run',
-      ]);
+      expect(tools.map((t) => t.name)).toEqual(TOOL_NAMES);
 
       const workspaces = structuredOf<{ workspaces: Array<{ workspace_id: string }> }>(
         (await client.callTool({ name: 'list_workspaces', arguments: {} })) as CallToolResult,
@@ -132,13 +126,7 @@ describe('stdio server', () => {
     try {
       const { tools } = await client.listTools();
       expect(tools).toHaveLength(5);
-      for (const [name, args] of [
-        ['list_workspaces', {}],
-        ['list_projects', { workspace_id: 'ws_studio' }],
-        ['list_models', {}],
-        ['start_generation_run', { ...VALID_START }],
-        ['poll_run', { run_id: 'run_1' }],
-      ] as const) {
+      for (const [name, args] of VALID_CALLS) {
         const err = errorOf((await client.callTool({ name, arguments: args })) as CallToolResult);
         expect(err.code).toBe('configuration_error');
         expect(err.message).toContain('FLORA_API_KEY');
@@ -155,13 +143,7 @@ describe('stdio server', () => {
     const { client } = await spawnClient({ FLORA_API_KEY: FAKE_KEY, FLORA_TOOLSETS: 'media' }, ['--toolsets', 'generate']);
     try {
       // ... the flag offers the generation tools, and they reach FLORA.
-      expect((await client.listTools()).tools.map((t) => t.name)).toEqual([
-        'list_workspaces',
-        'list_projects',
-        'list_models',
-        'start_generation_run',
-        'poll_run',
-      ]);
+      expect((await client.listTools()).tools.map((t) => t.name)).toEqual(TOOL_NAMES);
       structuredOf((await client.callTool({ name: 'list_workspaces', arguments: {} })) as CallToolResult);
       expect(fake.requests.map((r) => r.path)).toEqual(['/workspaces']);
     } finally {

@@ -40,7 +40,9 @@ export interface HandlerContext {
 /** Return a Reply to have it sent, or nothing when the handler wrote or dropped `res` itself. */
 export type Handler = (req: RecordedRequest, res: ServerResponse, ctx: HandlerContext) => Reply | void | Promise<Reply | void>;
 
-export interface FakeParam {
+// Types, not interfaces, so that a fixture model is also a src `Model` (whose index signature an
+// interface would not satisfy) for tests that hand models to src directly.
+export type FakeParam = {
   name: string;
   type: string;
   required: boolean;
@@ -48,9 +50,9 @@ export interface FakeParam {
   min?: number;
   max?: number;
   options?: Array<{ label: string; value: unknown }>;
-}
+};
 
-export interface FakeModel {
+export type FakeModel = {
   model_id: string;
   name: string;
   type: 'image' | 'video' | 'audio' | 'text';
@@ -60,7 +62,7 @@ export interface FakeModel {
   estimated_seconds: number;
   params: FakeParam[];
   beta?: boolean;
-}
+};
 
 export const MODELS: FakeModel[] = [
   {
@@ -117,6 +119,13 @@ export const MODELS: FakeModel[] = [
     params: [],
   },
 ];
+
+/** The model of MODELS with this ID; throws when there is none, so no test passes on nothing. */
+export function modelById(id: string): FakeModel {
+  const model = MODELS.find((m) => m.model_id === id);
+  if (!model) throw new Error(`MODELS has no model "${id}"`);
+  return model;
+}
 
 export interface FakeWorkspace {
   workspace_id: string;

@@ -11,6 +11,7 @@ import type { ErrorPayload } from '../../src/errors.js';
 import type { FloraClientOptions } from '../../src/flora/client.js';
 import type { Logger } from '../../src/log.js';
 import { createServer, type FloraMcpServer } from '../../src/server.js';
+import type { ToolDefinition } from '../../src/tools/tool.js';
 import { FAKE_KEY, FakeFlora } from './fake-flora.js';
 
 export interface Connected {
@@ -26,6 +27,8 @@ export interface ConnectOptions {
   /** Backoff defaults to a few ms so retry tests stay fast. */
   clientOptions?: Partial<FloraClientOptions>;
   logger?: Logger;
+  /** Tools to serve instead of the ones the config enables. */
+  tools?: readonly ToolDefinition[];
 }
 
 export async function connect(fake: FakeFlora | undefined, opts: ConnectOptions = {}): Promise<Connected> {
@@ -37,6 +40,7 @@ export async function connect(fake: FakeFlora | undefined, opts: ConnectOptions 
   const mcp = createServer({
     config,
     logger: opts.logger,
+    tools: opts.tools,
     clientOptions: { baseBackoffMs: 5, maxBackoffMs: 20, ...opts.clientOptions },
   });
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
@@ -81,6 +85,27 @@ export const VALID_START = {
   prompt: 'a ceramic mug on a wooden table',
   type: 'image',
 } as const;
+
+/** The tools a server offers by default (the generate toolset), in the order tools/list gives them. */
+export const TOOL_NAMES = ['list_workspaces', 'list_projects', 'list_models', 'start_generation_run', 'poll_run'] as const;
+export type ToolName = (typeof TOOL_NAMES)[number];
+
+/** Arguments each tool's schema accepts; the type makes every tool of TOOL_NAMES have some. */
+const VALID_ARGS: { readonly [T in ToolName]: Readonly<Record<string, unknown>> } = {
+  list_workspaces: {},
+  list_projects: { workspace_id: 'ws_studio' },
+  list_models: {},
+  start_generation_run: VALID_START,
+  poll_run: { run_id: 'run_abc123' },
+};
+
+/**
+ * One valid call per tool, in TOOL_NAMES order: configuration errors must win over every one of
+ * them. Valid, not successful: poll_run's run does not exist.
+ */
+export const VALID_CALLS: ReadonlyArray<readonly [ToolName, Readonly<Record<string, unknown>>]> = TOOL_NAMES.map(
+  (name) => [name, VALID_ARGS[name]] as const,
+);
 
 /**
  * One fake FLORA for the test file: started before all tests, reset before each, and after each

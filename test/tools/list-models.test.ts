@@ -6,12 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { compactModel, FAKE_KEY, FakeFlora, MODELS, type RecordedRequest } from '../helpers/fake-flora.js';
-import {
-  failure,
-  success,
-  useConnections,
-} from '../helpers/harness.js';
+import { compactModel, FAKE_KEY, FakeFlora, modelById, MODELS, type FakeModel, type RecordedRequest } from '../helpers/fake-flora.js';
+import { failure, success, useConnections } from '../helpers/harness.js';
 
 let fake: FakeFlora;
 
@@ -32,31 +28,17 @@ function expectModelsRequest(req: RecordedRequest, query: Record<string, string>
   expect(req.rawBody).toBe('');
 }
 
-const FLUX_PARAMS = [
-  {
-    name: 'aspect_ratio',
-    type: 'string',
-    required: false,
-    default: '1:1',
-    options: [
-      { label: 'Square', value: '1:1' },
-      { label: 'Wide', value: '16:9' },
-    ],
-  },
-  { name: 'seed', type: 'seed', required: false },
-];
+const FLUX = modelById('t2i-flux-2-pro');
+const KLING = modelById('t2v-kling-2');
 
-const KLING_FULL = {
-  model_id: 't2v-kling-2',
-  name: 'Kling 2',
-  type: 'video',
-  provider: 'kling',
-  capabilities: ['text-to-video'],
-  estimated_credits: 400,
-  estimated_seconds: 90,
-  beta: true,
-  params: [{ name: 'duration', type: 'int', required: false, default: 5, min: 5, max: 10 }],
-};
+/**
+ * What FLORA sent for `model` less capabilities and params: the fields the compact view passes on
+ * as they are. The tests add params (as names) and beta themselves, apart from compactModel.
+ */
+function keptFields(model: FakeModel): Omit<FakeModel, 'capabilities' | 'params'> {
+  const { capabilities: _capabilities, params: _params, ...kept } = model;
+  return kept;
+}
 
 describe('list_models', () => {
   it('without type sends GET /api/v1/models with no query and returns every model in the compact view', async () => {
@@ -67,16 +49,8 @@ describe('list_models', () => {
     expect(out).toEqual({ models: MODELS.map(compactModel) });
     const models = out.models as Array<Record<string, unknown>>;
     expect(models.map((m) => m.model_id)).toEqual(MODELS.map((m) => m.model_id));
-    const flux = models.find((m) => m.model_id === 't2i-flux-2-pro');
-    expect(flux).toEqual({
-      model_id: 't2i-flux-2-pro',
-      name: 'FLUX.2 Pro',
-      type: 'image',
-      provider: 'bfl',
-      estimated_seconds: 12,
-      estimated_credits: 40,
-      params: ['aspect_ratio', 'seed'],
-    });
+    const flux = models.find((m) => m.model_id === FLUX.model_id);
+    expect(flux).toEqual({ ...keptFields(FLUX), params: ['aspect_ratio', 'seed'] });
     // Exactly these keys: no capabilities, no param specs, no beta FLORA did not send.
     expect(Object.keys(flux!).sort()).toEqual(
       ['estimated_credits', 'estimated_seconds', 'model_id', 'name', 'params', 'provider', 'type'].sort(),
@@ -89,8 +63,8 @@ describe('list_models', () => {
     expect(fake.requests).toHaveLength(1);
     expectModelsRequest(fake.requests[0]!, {});
     expect(out).toEqual({ models: MODELS });
-    const flux = (out.models as Array<Record<string, unknown>>).find((m) => m.model_id === 't2i-flux-2-pro');
-    expect(flux?.params).toEqual(FLUX_PARAMS);
+    const flux = (out.models as Array<Record<string, unknown>>).find((m) => m.model_id === FLUX.model_id);
+    expect(flux?.params).toEqual(FLUX.params);
   });
 
   it('with detail: false returns the compact view, as without detail', async () => {
@@ -106,20 +80,7 @@ describe('list_models', () => {
 
     expect(fake.requests).toHaveLength(1);
     expectModelsRequest(fake.requests[0]!, { type: 'video' });
-    expect(out).toEqual({
-      models: [
-        {
-          model_id: 't2v-kling-2',
-          name: 'Kling 2',
-          type: 'video',
-          provider: 'kling',
-          estimated_credits: 400,
-          estimated_seconds: 90,
-          beta: true,
-          params: ['duration'],
-        },
-      ],
-    });
+    expect(out).toEqual({ models: [{ ...keptFields(KLING), beta: true, params: ['duration'] }] });
   });
 
   it('with type video and detail: true sends only ?type=video and returns the video models, params included', async () => {
@@ -127,7 +88,7 @@ describe('list_models', () => {
 
     expect(fake.requests).toHaveLength(1);
     expectModelsRequest(fake.requests[0]!, { type: 'video' });
-    expect(out).toEqual({ models: [KLING_FULL] });
+    expect(out).toEqual({ models: [KLING] });
   });
 
   it.each(['image', 'audio', 'text'] as const)('with type %s sends that filter and returns those models, compact', async (type) => {
@@ -145,32 +106,14 @@ describe('list_models', () => {
   });
 
   it('keeps beta only when FLORA sent it, false included', async () => {
-    fake.models = [
-      { ...MODELS[2]!, beta: false },
-      { ...MODELS[3]! },
-    ];
+    const sfx = modelById('t2a-eleven-sfx');
+    const claude = modelById('llm-claude');
+    fake.models = [{ ...sfx, beta: false }, { ...claude }];
     const out = success(await list());
     expect(out).toEqual({
       models: [
-        {
-          model_id: 't2a-eleven-sfx',
-          name: 'ElevenLabs SFX',
-          type: 'audio',
-          provider: 'elevenlabs',
-          estimated_credits: 20,
-          estimated_seconds: 8,
-          beta: false,
-          params: [],
-        },
-        {
-          model_id: 'llm-claude',
-          name: 'Claude',
-          type: 'text',
-          provider: 'anthropic',
-          estimated_credits: 2,
-          estimated_seconds: 4,
-          params: [],
-        },
+        { ...keptFields(sfx), beta: false, params: [] },
+        { ...keptFields(claude), params: [] },
       ],
     });
     expect((out.models as Array<Record<string, unknown>>)[1]).not.toHaveProperty('beta');

@@ -6,12 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { FAKE_KEY, FakeFlora, type RecordedRequest } from '../helpers/fake-flora.js';
-import {
-  VALID_START,
-  failure,
-  success,
-  useConnections,
-} from '../helpers/harness.js';
+import { failure, success, useConnections, VALID_START } from '../helpers/harness.js';
 
 let fake: FakeFlora;
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { ErrorPayload } from '../../src/errors.js';
 import { FakeFlora, faults, floraError, MODELS, type FakeModel } from '../helpers/fake-flora.js';
-import { failure, success, useConnections, VALID_START, type Connected } from '../helpers/harness.js';
+import { failure, success, useConnections, VALID_CALLS, VALID_START, type Connected } from '../helpers/harness.js';
 
 let fake: FakeFlora;
 
@@ -330,14 +330,7 @@ describe('FLORA_WORKSPACE_ID and FLORA_PROJECT_ID as defaults', () => {
 
   it('an invalid FLORA_PROJECT_ID makes every call return configuration_error naming it, with nothing sent', async () => {
     const conn = await open({ env: { FLORA_PROJECT_ID: 'proj_1' } });
-    const calls: Array<[string, Record<string, unknown>]> = [
-      ['list_workspaces', {}],
-      ['list_projects', { workspace_id: 'ws_studio' }],
-      ['list_models', {}],
-      ['start_generation_run', { ...VALID_START }],
-      ['poll_run', { run_id: 'run_abc' }],
-    ];
-    for (const [name, args] of calls) {
+    for (const [name, args] of VALID_CALLS) {
       const error = failure(await conn.call(name, args));
       expect(error.code, name).toBe('configuration_error');
       expect(error.retryable, name).toBe(false);

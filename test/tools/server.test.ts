@@ -5,51 +5,20 @@
  * internal_error without taking the server down.
  */
 import { describe, expect, it } from 'vitest';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod';
-import { loadConfig } from '../../src/config.js';
-import { createServer, INSTRUCTIONS, type FloraMcpServer } from '../../src/server.js';
+import { INSTRUCTIONS } from '../../src/server.js';
 import { listModels } from '../../src/tools/discovery/list-models.js';
-import { defineTool } from '../../src/tools/tool.js';
+import { defineTool, type ToolDefinition } from '../../src/tools/tool.js';
 import { compactModel, FAKE_KEY, FakeFlora, faults, floraError, MODELS } from '../helpers/fake-flora.js';
-import {
-  textOf,
-  VALID_START,
-  failure,
-  success,
-  useConnections,
-} from '../helpers/harness.js';
+import { failure, success, textOf, TOOL_NAMES, useConnections, VALID_CALLS, VALID_START } from '../helpers/harness.js';
 
 let fake: FakeFlora;
-/** For the servers built by hand in this file. */
-let cleanup: Array<() => Promise<void>> = [];
 
-const { open } = useConnections(
-  (f) => (fake = f),
-  async () => {
-    for (const c of cleanup) await c();
-    cleanup = [];
-  },
-);
-
-
-
-
-const TOOL_NAMES = ['list_workspaces', 'list_projects', 'list_models', 'start_generation_run', 'poll_run'];
+const { open } = useConnections((f) => (fake = f));
 
 /** What list_models answers by default: each model compact, param names only. */
 const COMPACT_MODELS = MODELS.map(compactModel);
-
-/** One valid call per tool: configuration errors must win over everything else. */
-const VALID_CALLS: Array<[string, Record<string, unknown>]> = [
-  ['list_workspaces', {}],
-  ['list_projects', { workspace_id: 'ws_studio' }],
-  ['list_models', {}],
-  ['start_generation_run', { ...VALID_START }],
-  ['poll_run', { run_id: 'run_abc123' }],
-];
 
 describe('configuration', () => {
   it.each([
@@ -157,9 +126,7 @@ describe('unknown tools', () => {
     await expect(call).rejects.toBeInstanceOf(McpError);
     await expect(call).rejects.toMatchObject({ code: ErrorCode.InvalidParams });
     await expect(call).rejects.toThrow('Unknown tool "generate_image"');
-    await expect(call).rejects.toThrow(
-      'Available tools: list_workspaces, list_projects, list_models, start_generation_run, poll_run.',
-    );
+    await expect(call).rejects.toThrow(`Available tools: ${TOOL_NAMES.join(', ')}.`);
     // One SDK prefix, not two: the wire message is our sentence alone.
     await expect(call).rejects.toThrow(/^MCP error -32602: Unknown tool/);
     expect(fake.requests).toHaveLength(0);
@@ -330,68 +297,49 @@ describe("FLORA answers the server cannot read", () => {
 });
 
 describe('a tool that fails unexpectedly', () => {
-  const explode = defineTool({
-    name: 'explode',
-    title: 'Explode',
-    description: 'Throws a plain Error.',
-    inputSchema: z.strictObject({}),
-    outputSchema: z.looseObject({ ok: z.boolean() }),
-    annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-    async handler() {
-      throw new Error('kaboom in handler');
-    },
-  });
-  const misshapen = defineTool({
-    name: 'misshapen',
-    title: 'Misshapen',
-    description: 'Returns output that does not fit its schema.',
-    inputSchema: z.strictObject({}),
-    outputSchema: z.looseObject({ ok: z.boolean() }),
-    annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-    async handler() {
-      return { structured: { ok: 'yes' } as unknown as { ok: boolean } };
-    },
-  });
-
-  async function custom(): Promise<{ client: Client; mcp: FloraMcpServer }> {
-    const mcp = createServer({
-      config: loadConfig({ FLORA_API_KEY: FAKE_KEY, FLORA_BASE_URL: fake.baseUrl }),
-      tools: [explode, misshapen, listModels()],
+  /** A tool taking no arguments and answering { ok: boolean }; only what it does differs. */
+  function okTool(name: string, description: string, handler: () => Promise<{ structured: { ok: boolean } }>): ToolDefinition {
+    return defineTool({
+      name,
+      title: name.charAt(0).toUpperCase() + name.slice(1),
+      description,
+      inputSchema: z.strictObject({}),
+      outputSchema: z.looseObject({ ok: z.boolean() }),
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      handler,
     });
-    const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
-    await mcp.server.connect(serverTransport);
-    const client = new Client({ name: 'vitest', version: '0' });
-    await client.connect(clientTransport);
-    cleanup.push(async () => {
-      await client.close();
-      await mcp.server.close();
-    });
-    return { client, mcp };
   }
+  const explode = okTool('explode', 'Throws a plain Error.', async () => {
+    throw new Error('kaboom in handler');
+  });
+  const misshapen = okTool('misshapen', 'Returns output that does not fit its schema.', async () => ({
+    structured: { ok: 'yes' } as unknown as { ok: boolean },
+  }));
 
-  const call = (client: Client, name: string) => client.callTool({ name, arguments: {} }) as Promise<CallToolResult>;
+  /** A server of these two tools and list_models, through the real SDK client. */
+  const custom = () => open({ tools: [explode, misshapen, listModels()] });
 
   it('a handler throwing a plain Error becomes internal_error, and the server keeps answering', async () => {
-    const { client, mcp } = await custom();
+    const { call, mcp } = await custom();
 
-    const error = failure(await call(client, 'explode'));
+    const error = failure(await call('explode'));
     expect(error.code).toBe('internal_error');
     expect(error.retryable).toBe(false);
     expect(error.message).toContain('kaboom in handler');
     expect(error.message).toContain('bug in the server');
 
-    expect(success(await call(client, 'list_models'))).toEqual({ models: COMPACT_MODELS });
-    expect(failure(await call(client, 'explode')).code).toBe('internal_error');
+    expect(success(await call('list_models'))).toEqual({ models: COMPACT_MODELS });
+    expect(failure(await call('explode')).code).toBe('internal_error');
     expect(mcp.inFlight()).toBe(0);
     expect(fake.requests).toHaveLength(1);
     expect(fake.requests[0]!.rawPath).toBe('/api/v1/models');
   });
 
   it('output that does not fit the tool\'s own schema becomes internal_error, not a malformed result', async () => {
-    const { client } = await custom();
-    const error = failure(await call(client, 'misshapen'));
+    const { call } = await custom();
+    const error = failure(await call('misshapen'));
     expect(error.code).toBe('internal_error');
     expect(error.message).toContain('misshapen');
-    expect(success(await call(client, 'list_models'))).toEqual({ models: COMPACT_MODELS });
+    expect(success(await call('list_models'))).toEqual({ models: COMPACT_MODELS });
   });
 });
