@@ -63,25 +63,29 @@ Configuration (environment variables):
   FLORA_TOOLSETS           toolsets to offer, as --toolsets (default: all)
 `;
 
+function parseOptions(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+      check: { type: 'boolean' },
+      transport: { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'allowed-hosts': { type: 'string' },
+      'use-env-key': { type: 'boolean' },
+      toolsets: { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+}
+
 export function parseCommand(argv: readonly string[]): Command {
-  let parsed;
+  let parsed: ReturnType<typeof parseOptions>;
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      options: {
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'v' },
-        check: { type: 'boolean' },
-        transport: { type: 'string' },
-        host: { type: 'string' },
-        port: { type: 'string' },
-        'allowed-hosts': { type: 'string' },
-        'use-env-key': { type: 'boolean' },
-        toolsets: { type: 'string' },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
+    parsed = parseOptions(argv);
   } catch (err) {
     return { kind: 'usage-error', message: (err as Error).message };
   }
@@ -118,7 +122,10 @@ export function parseCommand(argv: readonly string[]): Command {
   if (v.host !== undefined && v.host.trim() === '') {
     return { kind: 'usage-error', message: '--host needs an address to listen on, e.g. 127.0.0.1 (got a blank one).' };
   }
-  const allowedHosts = (v['allowed-hosts'] ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+  const allowedHosts = (v['allowed-hosts'] ?? '')
+    .split(',')
+    .map((h) => h.trim())
+    .filter(Boolean);
   return {
     kind: 'serve-http',
     host: v.host ?? '127.0.0.1',

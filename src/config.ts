@@ -75,7 +75,7 @@ function parseBaseUrl(raw: string | undefined, problems: string[]): URL {
 
 const IntSetting = z.coerce.number().int();
 
-function parseInt(
+function readInt(
   env: Record<string, string | undefined>,
   name: string,
   fallback: number,
@@ -94,12 +94,7 @@ function parseInt(
 }
 
 /** An ID default such as FLORA_WORKSPACE_ID, checked for FLORA's prefix. */
-function readId(
-  env: Record<string, string | undefined>,
-  name: string,
-  prefix: string,
-  problems: string[],
-): string | undefined {
+function readId(env: Record<string, string | undefined>, name: string, prefix: string, problems: string[]): string | undefined {
   const raw = read(env, name);
   if (raw === undefined) return undefined;
   if (!new RegExp(`^${prefix}\\S+$`).test(raw)) {
@@ -115,7 +110,10 @@ function readId(
  */
 export function parseToolsets(raw: string | undefined, source: string, problems: string[]): readonly ToolsetName[] {
   if (raw === undefined) return TOOLSET_NAMES;
-  const names = raw.split(',').map((n) => n.trim().toLowerCase()).filter(Boolean);
+  const names = raw
+    .split(',')
+    .map((n) => n.trim().toLowerCase())
+    .filter(Boolean);
   const unknown = names.filter((n) => !(TOOLSET_NAMES as readonly string[]).includes(n));
   if (unknown.length > 0 || names.length === 0) {
     problems.push(
@@ -129,9 +127,9 @@ export function parseToolsets(raw: string | undefined, source: string, problems:
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const problems: string[] = [];
   const baseUrl = parseBaseUrl(read(env, 'FLORA_BASE_URL'), problems);
-  const timeoutMs = parseInt(env, 'FLORA_TIMEOUT_MS', DEFAULT_TIMEOUT_MS, 100, 600_000, problems);
-  const maxRetries = parseInt(env, 'FLORA_MAX_RETRIES', DEFAULT_MAX_RETRIES, 0, 5, problems);
-  const maxWaitSeconds = parseInt(env, 'FLORA_MAX_WAIT_SECONDS', DEFAULT_MAX_WAIT_SECONDS, 0, 600, problems);
+  const timeoutMs = readInt(env, 'FLORA_TIMEOUT_MS', DEFAULT_TIMEOUT_MS, 100, 600_000, problems);
+  const maxRetries = readInt(env, 'FLORA_MAX_RETRIES', DEFAULT_MAX_RETRIES, 0, 5, problems);
+  const maxWaitSeconds = readInt(env, 'FLORA_MAX_WAIT_SECONDS', DEFAULT_MAX_WAIT_SECONDS, 0, 600, problems);
 
   const defaultWorkspaceId = readId(env, 'FLORA_WORKSPACE_ID', 'ws_', problems);
   const defaultProjectId = readId(env, 'FLORA_PROJECT_ID', 'prj_', problems);

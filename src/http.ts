@@ -77,7 +77,9 @@ function requestKey(req: IncomingMessage): string | undefined {
   return key && !/\s/.test(key) ? key : undefined;
 }
 
-async function readBody(req: IncomingMessage): Promise<{ ok: true; body: unknown } | { ok: false; status: number; message: string }> {
+async function readBody(
+  req: IncomingMessage,
+): Promise<{ ok: true; body: unknown } | { ok: false; status: number; message: string }> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > MAX_BODY_BYTES) return { ok: false, status: 413, message: `Request body over ${MAX_BODY_BYTES} bytes.` };
   const chunks: Buffer[] = [];

@@ -64,7 +64,7 @@ async function serveHttp(opts: HttpServeOptions): Promise<void> {
   const { startHttpServer } = await import('./http.js');
   const http = await startHttpServer({ ...opts, config, log });
   process.stderr.write(`flora-generation-mcp ${VERSION} serving Streamable HTTP at ${http.url}\n`);
-  if (opts.useEnvKey) log.warn('--use-env-key: requests without a key spend the credits of this server\'s FLORA_API_KEY');
+  if (opts.useEnvKey) log.warn("--use-env-key: requests without a key spend the credits of this server's FLORA_API_KEY");
   let closing = false;
   const shutdown = async (reason: string) => {
     if (closing) return;
@@ -82,7 +82,8 @@ async function serveHttp(opts: HttpServeOptions): Promise<void> {
 async function serveStdio(): Promise<void> {
   const log = createLogger(config.logLevel, redact);
   for (const p of config.problems) log.error(`configuration: ${p}`);
-  if (config.apiKey === undefined) log.warn('FLORA_API_KEY is not set: tools are listed, but every call will answer configuration_error.');
+  if (config.apiKey === undefined)
+    log.warn('FLORA_API_KEY is not set: tools are listed, but every call will answer configuration_error.');
 
   const { server, idle, inFlight } = createServer({ config, logger: log });
   const transport = new StdioServerTransport();

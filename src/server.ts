@@ -23,13 +23,7 @@ import { FloraClient, type FloraClientOptions } from './flora/client.js';
 import { makeRedactor, redactValue, silentLogger, type Logger } from './log.js';
 import { RunMemory } from './flora/run-memory.js';
 import { buildTools, toolsetOfTool } from './tools/index.js';
-import {
-  invalidArguments,
-  toToolError,
-  toToolResult,
-  unexpectedError,
-  type ToolDefinition,
-} from './tools/tool.js';
+import { invalidArguments, toToolError, toToolResult, unexpectedError, type ToolDefinition } from './tools/tool.js';
 import { SERVER_NAME, VERSION } from './version.js';
 
 export const INSTRUCTIONS = [
@@ -131,14 +125,20 @@ function progressReporter(
  */
 let sharedAjv: AjvJsonSchemaValidator | undefined;
 const lazyValidator: jsonSchemaValidator = {
-  getValidator: (schema) => (sharedAjv ??= new AjvJsonSchemaValidator()).getValidator(schema),
+  getValidator: (schema) => {
+    sharedAjv ??= new AjvJsonSchemaValidator();
+    return sharedAjv.getValidator(schema);
+  },
 };
 
 /** A registry's listing is computed once, however many servers share it (HTTP: one per request). */
 const listings = new WeakMap<readonly ToolDefinition[], Tool[]>();
 function cachedListing(tools: readonly ToolDefinition[]): Tool[] {
   let listing = listings.get(tools);
-  if (!listing) listings.set(tools, (listing = toolListing(tools)));
+  if (!listing) {
+    listing = toolListing(tools);
+    listings.set(tools, listing);
+  }
   return listing;
 }
 
@@ -155,7 +155,9 @@ export function createServer(deps: ServerDeps): FloraMcpServer {
   const log = deps.logger ?? silentLogger;
   const tools = deps.tools ?? buildTools(config);
   if (tools.length === 0) {
-    log.warn(`no tools offered: the toolsets enabled (${config.toolsets.join(', ')}) have none in this version; see FLORA_TOOLSETS`);
+    log.warn(
+      `no tools offered: the toolsets enabled (${config.toolsets.join(', ')}) have none in this version; see FLORA_TOOLSETS`,
+    );
   }
   const runs = new RunMemory();
   const byName = new Map(tools.map((t) => [t.name, t]));

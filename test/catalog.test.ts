@@ -8,7 +8,7 @@ import { closest, ModelCatalog, preflight } from '../src/flora/catalog.js';
 import { FloraClient } from '../src/flora/client.js';
 import type { GenerateBody, Model } from '../src/flora/schemas.js';
 import { silentLogger, type Logger } from '../src/log.js';
-import { FAKE_KEY, FakeFlora, faults, floraError, modelById, MODELS } from './helpers/fake-flora.js';
+import { FAKE_KEY, type FakeFlora, faults, floraError, modelById, MODELS } from './helpers/fake-flora.js';
 import { useFakeFlora } from './helpers/harness.js';
 
 /** A model MODELS does not have, with only what preflight reads. */
@@ -189,7 +189,12 @@ describe('preflight: the params', () => {
     ['bool', body({ model: 't2i-flux-2-pro', params: { raw: 1 } }), 'params.raw', 'must be true or false (got 1)'],
     ['string', body({ model: 't2i-flux-2-pro', params: { negative: 5 } }), 'params.negative', 'must be a string (got 5)'],
     ['string[]', body({ model: 't2i-flux-2-pro', params: { styles: ['a', 2] } }), 'params.styles', 'must be a list of strings'],
-    ['string[] given a string', body({ model: 't2i-flux-2-pro', params: { styles: 'a' } }), 'params.styles', 'must be a list of strings'],
+    [
+      'string[] given a string',
+      body({ model: 't2i-flux-2-pro', params: { styles: 'a' } }),
+      'params.styles',
+      'must be a list of strings',
+    ],
   ])('refuses a wrong type for %s', (_name, b, field, message) => {
     expect(issue(b)).toEqual({ field, message });
   });
@@ -303,18 +308,21 @@ describe('ModelCatalog against FLORA', () => {
     ['a 500', () => floraError(500, 'internal_error', 'Catalog down.')],
     ['a reset connection', faults.reset],
     ['a 401', () => floraError(401, 'invalid_api_key', 'Invalid API key.')],
-  ] as const)('after %s get() returns undefined without throwing or retrying, and an immediate second get() does not ask FLORA again', async (_name, handler) => {
-    fake.route('GET /models', handler);
-    const warnings: string[] = [];
-    const log: Logger = { ...silentLogger, warn: (msg) => warnings.push(msg) };
-    const c = catalog(undefined, log);
+  ] as const)(
+    'after %s get() returns undefined without throwing or retrying, and an immediate second get() does not ask FLORA again',
+    async (_name, handler) => {
+      fake.route('GET /models', handler);
+      const warnings: string[] = [];
+      const log: Logger = { ...silentLogger, warn: (msg) => warnings.push(msg) };
+      const c = catalog(undefined, log);
 
-    expect(await c.get()).toBeUndefined();
-    expect(fetches()).toHaveLength(1);
-    expect(await c.get()).toBeUndefined();
-    expect(fetches()).toHaveLength(1);
-    expect(warnings.some((w) => w.includes('model catalog unavailable'))).toBe(true);
-  });
+      expect(await c.get()).toBeUndefined();
+      expect(fetches()).toHaveLength(1);
+      expect(await c.get()).toBeUndefined();
+      expect(fetches()).toHaveLength(1);
+      expect(warnings.some((w) => w.includes('model catalog unavailable'))).toBe(true);
+    },
+  );
 
   it('tries again once the 60 s pause after a failure is over', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
@@ -341,8 +349,7 @@ describe('ModelCatalog against FLORA', () => {
 });
 
 describe('preflight: required params', () => {
-  const needs = (name: string) =>
-    m('i2v-needs', 'video', [{ name, type: 'string', required: true }]);
+  const needs = (name: string) => m('i2v-needs', 'video', [{ name, type: 'string', required: true }]);
 
   it('counts a required param sent as null as missing', () => {
     const f = issue(body({ type: 'video', model: 'i2v-needs', params: { image_url: null } }), [needs('image_url')]);

@@ -27,7 +27,8 @@ const MODE_CONFLICT = 'Use one of --help, --version or --check at a time.';
 
 function usageError(argv: string[]): string {
   const command = parseCommand(argv);
-  if (command.kind !== 'usage-error') throw new Error(`expected a usage error for ${JSON.stringify(argv)}, got ${JSON.stringify(command)}`);
+  if (command.kind !== 'usage-error')
+    throw new Error(`expected a usage error for ${JSON.stringify(argv)}, got ${JSON.stringify(command)}`);
   return command.message;
 }
 
@@ -165,9 +166,12 @@ describe('parseCommand: HTTP options', () => {
     expect(http('--port', raw)).toEqual({ ...HTTP_DEFAULTS, port });
   });
 
-  it.each(['65536', '70000', '99999', 'abc', '80.5', '3000abc', 'NaN', 'Infinity', '', ' ', '0x50', '1e3', '+80'])('--port "%s" is refused, quoting it', (raw) => {
-    expect(http('--port', raw)).toEqual({ kind: 'usage-error', message: `--port must be a port number (got "${raw}").` });
-  });
+  it.each(['65536', '70000', '99999', 'abc', '80.5', '3000abc', 'NaN', 'Infinity', '', ' ', '0x50', '1e3', '+80'])(
+    '--port "%s" is refused, quoting it',
+    (raw) => {
+      expect(http('--port', raw)).toEqual({ kind: 'usage-error', message: `--port must be a port number (got "${raw}").` });
+    },
+  );
 
   it('a negative --port is refused, quoting it', () => {
     expect(http('--port=-1')).toEqual({ kind: 'usage-error', message: '--port must be a port number (got "-1").' });
@@ -179,7 +183,10 @@ describe('parseCommand: HTTP options', () => {
       ...HTTP_DEFAULTS,
       allowedHosts: ['mcp.example.com', 'mcp.internal'],
     });
-    expect(http('--allowed-hosts', ' b.example , ,A.example,')).toEqual({ ...HTTP_DEFAULTS, allowedHosts: ['b.example', 'A.example'] });
+    expect(http('--allowed-hosts', ' b.example , ,A.example,')).toEqual({
+      ...HTTP_DEFAULTS,
+      allowedHosts: ['b.example', 'A.example'],
+    });
     expect(http('--allowed-hosts', '')).toEqual(HTTP_DEFAULTS);
     expect(http('--allowed-hosts', ' , ')).toEqual(HTTP_DEFAULTS);
   });
@@ -198,10 +205,26 @@ describe('parseCommand: HTTP options', () => {
       useEnvKey: true,
     };
     expect(
-      parseCommand(['--transport', 'http', '--host', '0.0.0.0', '--port', '8443', '--allowed-hosts', 'mcp.example.com,mcp.internal', '--use-env-key']),
+      parseCommand([
+        '--transport',
+        'http',
+        '--host',
+        '0.0.0.0',
+        '--port',
+        '8443',
+        '--allowed-hosts',
+        'mcp.example.com,mcp.internal',
+        '--use-env-key',
+      ]),
     ).toEqual(expected);
     expect(
-      parseCommand(['--use-env-key', '--allowed-hosts=mcp.example.com,mcp.internal', '--port=8443', '--host=0.0.0.0', '--transport=http']),
+      parseCommand([
+        '--use-env-key',
+        '--allowed-hosts=mcp.example.com,mcp.internal',
+        '--port=8443',
+        '--host=0.0.0.0',
+        '--transport=http',
+      ]),
     ).toEqual(expected);
   });
 });
@@ -261,7 +284,12 @@ describe('USAGE', () => {
       '--version',
     ]);
     for (const flag of flags) {
-      const command = parseCommand(['--transport', 'http', flag, ...(['--use-env-key', '--check', '--help', '--version'].includes(flag) ? [] : [flag === '--toolsets' ? 'generate' : '1'])]);
+      const command = parseCommand([
+        '--transport',
+        'http',
+        flag,
+        ...(['--use-env-key', '--check', '--help', '--version'].includes(flag) ? [] : [flag === '--toolsets' ? 'generate' : '1']),
+      ]);
       expect(command.kind === 'usage-error' ? command.message : '', flag).not.toMatch(/Unknown option|Unexpected argument/);
     }
   });
@@ -282,8 +310,12 @@ describe('USAGE', () => {
     expect(USAGE).toContain('FLORA_PROJECT_ID ');
     expect(USAGE).toContain(`FLORA_TIMEOUT_MS         per HTTP attempt, default ${DEFAULT_TIMEOUT_MS}\n`);
     expect(USAGE).toContain(`FLORA_MAX_RETRIES        retries of 429/5xx/connection failures, default ${DEFAULT_MAX_RETRIES}\n`);
-    expect(USAGE).toContain(`FLORA_MAX_WAIT_SECONDS   longest wait_seconds a call may ask for, default ${DEFAULT_MAX_WAIT_SECONDS}\n`);
-    expect(USAGE).toContain(`FLORA_LOG                stderr log level: ${LOG_LEVELS.join(', ').replace(config.logLevel, `${config.logLevel} (default)`)}\n`);
+    expect(USAGE).toContain(
+      `FLORA_MAX_WAIT_SECONDS   longest wait_seconds a call may ask for, default ${DEFAULT_MAX_WAIT_SECONDS}\n`,
+    );
+    expect(USAGE).toContain(
+      `FLORA_LOG                stderr log level: ${LOG_LEVELS.join(', ').replace(config.logLevel, `${config.logLevel} (default)`)}\n`,
+    );
   });
 });
 
@@ -293,7 +325,10 @@ describe('runCheck against FLORA', () => {
 
   /** The env a user would write for --check: the fake FLORA, and no retries unless asked for. */
   function check(env: Record<string, string | undefined> = {}, fetchImpl?: typeof fetch): Promise<CheckResult> {
-    return runCheck(loadConfig({ FLORA_API_KEY: FAKE_KEY, FLORA_BASE_URL: fake.baseUrl, FLORA_MAX_RETRIES: '0', ...env }), fetchImpl);
+    return runCheck(
+      loadConfig({ FLORA_API_KEY: FAKE_KEY, FLORA_BASE_URL: fake.baseUrl, FLORA_MAX_RETRIES: '0', ...env }),
+      fetchImpl,
+    );
   }
 
   /** A failed check as the user reads it: FAILED, where, the reason; never a key. */
@@ -430,7 +465,7 @@ describe('runCheck against FLORA', () => {
       expect(await check()).toEqual({ ok: false, text: `FAILED: FLORA at ${fake.baseUrl}: ${REFUSED('unauthorized')}` });
     });
 
-    it.each(['forbidden', 'paid_plan_required'])('403 %s: valid key, no API access, FLORA\'s words kept', async (code) => {
+    it.each(['forbidden', 'paid_plan_required'])("403 %s: valid key, no API access, FLORA's words kept", async (code) => {
       fake.route('GET /workspaces', () => floraError(403, code, 'Your plan does not include API access'));
       const result = await check();
       expectFailed(
@@ -501,15 +536,27 @@ describe('runCheck against FLORA', () => {
     });
 
     it('a web page answering 200 (FLORA_BASE_URL set to the site, not the API)', async () => {
-      fake.route('GET /workspaces', () => ({ status: 200, headers: { 'content-type': 'text/html' }, body: '<!doctype html><title>FLORA</title>' }));
+      fake.route('GET /workspaces', () => ({
+        status: 200,
+        headers: { 'content-type': 'text/html' },
+        body: '<!doctype html><title>FLORA</title>',
+      }));
       const result = await check();
-      expectFailed(result, fake.baseUrl, `${NOT_FLORA('upstream_error, HTTP 200')}FLORA answered HTTP 200 but the body is not valid JSON`);
+      expectFailed(
+        result,
+        fake.baseUrl,
+        `${NOT_FLORA('upstream_error, HTTP 200')}FLORA answered HTTP 200 but the body is not valid JSON`,
+      );
     });
 
     it('a redirect (to a login page): not followed, upstream_error with its status', async () => {
       fake.route('GET /workspaces', () => ({ status: 302, headers: { location: 'https://login.example.com/' }, body: '' }));
       const result = await check();
-      expectFailed(result, fake.baseUrl, `${NOT_FLORA('upstream_error, HTTP 302')}FLORA answered 302 with a redirect to https://login.example.com/.`);
+      expectFailed(
+        result,
+        fake.baseUrl,
+        `${NOT_FLORA('upstream_error, HTTP 302')}FLORA answered 302 with a redirect to https://login.example.com/.`,
+      );
     });
   });
 
@@ -519,12 +566,12 @@ describe('runCheck against FLORA', () => {
     expectFailed(
       result,
       fake.baseUrl,
-      'FLORA, or a proxy in front of it, failed (upstream_error, HTTP 502); this is usually transient: try again shortly. FLORA answered HTTP 502 with a body that is not FLORA\'s JSON error (text/html, ',
+      "FLORA, or a proxy in front of it, failed (upstream_error, HTTP 502); this is usually transient: try again shortly. FLORA answered HTTP 502 with a body that is not FLORA's JSON error (text/html, ",
     );
     expect(result.text).not.toContain('FLORA_BASE_URL');
   });
 
-  it('any other FLORA error: its code and FLORA\'s message', async () => {
+  it("any other FLORA error: its code and FLORA's message", async () => {
     fake.route('GET /workspaces', () => floraError(500, 'internal_error', 'Something broke'));
     expect(await check()).toEqual({
       ok: false,

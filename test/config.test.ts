@@ -256,7 +256,12 @@ describe('the API key never appears in a problem message', () => {
 describe('FLORA_TOOLSETS', () => {
   it('unset or blank offers every toolset', () => {
     expect(loadConfig({ FLORA_API_KEY: KEY }).toolsets).toEqual(['generate', 'media', 'techniques', 'batch']);
-    expect(loadConfig({ FLORA_API_KEY: KEY, FLORA_TOOLSETS: '  ' }).toolsets).toEqual(['generate', 'media', 'techniques', 'batch']);
+    expect(loadConfig({ FLORA_API_KEY: KEY, FLORA_TOOLSETS: '  ' }).toolsets).toEqual([
+      'generate',
+      'media',
+      'techniques',
+      'batch',
+    ]);
   });
 
   it('a comma list is taken in the registry order, case and spaces forgiven', () => {
@@ -269,6 +274,8 @@ describe('FLORA_TOOLSETS', () => {
     expect(problemFor({ FLORA_TOOLSETS: 'generate,vidoe,images' })).toBe(
       'Invalid server configuration: FLORA_TOOLSETS must be a comma list of generate, media, techniques, batch (got unknown "vidoe", "images"). Fix it in the "env" block of this server in your MCP client config and restart the client.',
     );
-    expect(problemFor({ FLORA_TOOLSETS: ',' })).toContain('FLORA_TOOLSETS must be a comma list of generate, media, techniques, batch (got ",")');
+    expect(problemFor({ FLORA_TOOLSETS: ',' })).toContain(
+      'FLORA_TOOLSETS must be a comma list of generate, media, techniques, batch (got ",")',
+    );
   });
 });

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FloraError, type ErrorPayload } from '../src/errors.js';
 import { FloraClient, type FloraClientOptions } from '../src/flora/client.js';
 import type { GenerateBody } from '../src/flora/schemas.js';
-import { FAKE_KEY, FakeFlora, faults, floraError, type Handler, type RecordedRequest } from './helpers/fake-flora.js';
+import { FAKE_KEY, type FakeFlora, faults, floraError, type Handler, type RecordedRequest } from './helpers/fake-flora.js';
 import { useFakeFlora } from './helpers/harness.js';
 
 let fake: FakeFlora;
@@ -320,9 +320,7 @@ describe('FLORA statuses map to errors with FLORA code verbatim', () => {
     const err =
       c.provoke === 'unknown-run'
         ? await failure(() => client.getRun('run_doesnotexist'))
-        : await failure(() =>
-            client.generate(c.provoke === 'bad-body' ? { ...BODY, workspace_id: 'studio' } : BODY, key),
-          );
+        : await failure(() => client.generate(c.provoke === 'bad-body' ? { ...BODY, workspace_id: 'studio' } : BODY, key));
 
     // What FLORA received: exactly `attempts` requests, retries reusing the same key.
     expect(fake.requests).toHaveLength(c.attempts);

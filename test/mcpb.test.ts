@@ -45,7 +45,7 @@ describe('.mcpb manifest', () => {
     expect(loadConfig({ FLORA_TOOLSETS: '' }).toolsets).toEqual(TOOLSET_NAMES);
   });
 
-  it('lists exactly the registry\'s tools, with their descriptions, and runs the bundled server', () => {
+  it("lists exactly the registry's tools, with their descriptions, and runs the bundled server", () => {
     expect(manifest.tools).toEqual(buildTools().map((t) => ({ name: t.name, description: t.description })));
     expect(manifest.version).toBe(VERSION);
     expect(manifest.server.entry_point).toBe('server/index.js');

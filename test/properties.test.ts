@@ -42,7 +42,29 @@ const TOOL_RUNS = 80;
 
 /** Pieces that are awkward in IDs, paths and queries. */
 const piece = fc.constantFrom(
-  'a', 'Z', '9', 'x1', '_', '-', '.', '..', '/', '?', '#', '%', '%2F', '&', '=', ' ', '\t', '\n', '\\', 'é', '😀', '\u0000', '\u007f',
+  'a',
+  'Z',
+  '9',
+  'x1',
+  '_',
+  '-',
+  '.',
+  '..',
+  '/',
+  '?',
+  '#',
+  '%',
+  '%2F',
+  '&',
+  '=',
+  ' ',
+  '\t',
+  '\n',
+  '\\',
+  'é',
+  '😀',
+  '\u0000',
+  '\u007f',
 );
 const awkward = fc.array(piece, { maxLength: 6 }).map((a) => a.join(''));
 const shortString = fc.oneof(
@@ -57,7 +79,7 @@ function prefixed(prefix: string, known: readonly string[] = []) {
     { weight: 4, arbitrary: cleanSuffix.map((s) => prefix + s) },
     { weight: 2, arbitrary: awkward.map((s) => prefix + s) },
     { weight: known.length ? 3 : 0, arbitrary: fc.constantFrom(...(known.length ? known : [prefix])) },
-    { weight: 1, arbitrary: fc.constantFrom(prefix, prefix.toUpperCase() + 'x', ` ${prefix}x`, `${prefix}x `) },
+    { weight: 1, arbitrary: fc.constantFrom(prefix, `${prefix.toUpperCase()}x`, ` ${prefix}x`, `${prefix}x `) },
   );
 }
 const anyPrefixed = fc.oneof(prefixed('ws_'), prefixed('prj_'), prefixed('run_'));
@@ -67,33 +89,76 @@ const modelIds = MODELS.map((m) => m.model_id);
 function plausible(name: string, knownRuns: readonly string[]): fc.Arbitrary<unknown> {
   switch (name) {
     case 'workspace_id':
-      return fc.oneof({ weight: 5, arbitrary: prefixed('ws_', ['ws_studio', 'ws_client']) }, { weight: 1, arbitrary: anyPrefixed }, { weight: 1, arbitrary: shortString });
+      return fc.oneof(
+        { weight: 5, arbitrary: prefixed('ws_', ['ws_studio', 'ws_client']) },
+        { weight: 1, arbitrary: anyPrefixed },
+        { weight: 1, arbitrary: shortString },
+      );
     case 'project_id':
-      return fc.oneof({ weight: 5, arbitrary: prefixed('prj_', ['prj_mugs', 'prj_s01']) }, { weight: 1, arbitrary: anyPrefixed }, { weight: 1, arbitrary: shortString });
+      return fc.oneof(
+        { weight: 5, arbitrary: prefixed('prj_', ['prj_mugs', 'prj_s01']) },
+        { weight: 1, arbitrary: anyPrefixed },
+        { weight: 1, arbitrary: shortString },
+      );
     case 'run_id':
-      return fc.oneof({ weight: 5, arbitrary: prefixed('run_', knownRuns) }, { weight: 1, arbitrary: anyPrefixed }, { weight: 1, arbitrary: shortString });
+      return fc.oneof(
+        { weight: 5, arbitrary: prefixed('run_', knownRuns) },
+        { weight: 1, arbitrary: anyPrefixed },
+        { weight: 1, arbitrary: shortString },
+      );
     case 'type':
-      return fc.oneof({ weight: 5, arbitrary: fc.constantFrom('image', 'video', 'audio', 'text') }, { weight: 1, arbitrary: fc.constantFrom('IMAGE', 'images', '', ' image') });
+      return fc.oneof(
+        { weight: 5, arbitrary: fc.constantFrom('image', 'video', 'audio', 'text') },
+        { weight: 1, arbitrary: fc.constantFrom('IMAGE', 'images', '', ' image') },
+      );
     case 'detail':
       return fc.oneof({ weight: 5, arbitrary: fc.boolean() }, { weight: 1, arbitrary: fc.constantFrom('true', 0, 1, null) });
     case 'limit':
       return fc.oneof(fc.integer({ min: -3, max: 120 }), fc.constantFrom(1, 20, 100, 0.5, 1e9, -0));
     case 'wait_seconds':
-      return fc.oneof(fc.constant(0), fc.integer({ min: -5, max: 120 }), fc.double({ min: -1, max: 1000, noNaN: true }), fc.constantFrom('5', null));
+      return fc.oneof(
+        fc.constant(0),
+        fc.integer({ min: -5, max: 120 }),
+        fc.double({ min: -1, max: 1000, noNaN: true }),
+        fc.constantFrom('5', null),
+      );
     case 'model':
-      return fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...modelIds) }, { weight: 1, arbitrary: fc.constantFrom('gpt', 't2i flux', '', 'FLUX.2 Pro') }, { weight: 1, arbitrary: shortString });
+      return fc.oneof(
+        { weight: 4, arbitrary: fc.constantFrom(...modelIds) },
+        { weight: 1, arbitrary: fc.constantFrom('gpt', 't2i flux', '', 'FLUX.2 Pro') },
+        { weight: 1, arbitrary: shortString },
+      );
     case 'params':
       return fc.oneof(
         fc.constant({}),
-        fc.record({ aspect_ratio: fc.constantFrom('1:1', '16:9', '4:3'), seed: fc.integer(), duration: fc.integer({ min: 0, max: 12 }) }, { requiredKeys: [] }),
-        fc.uniqueArray(fc.tuple(fc.constantFrom('aspect_ratio', 'seed', 'duration', 'x', '__proto__'), fc.jsonValue({ maxDepth: 1 })), { maxLength: 3, selector: (e) => e[0] }).map((e) => Object.fromEntries(e)),
+        fc.record(
+          { aspect_ratio: fc.constantFrom('1:1', '16:9', '4:3'), seed: fc.integer(), duration: fc.integer({ min: 0, max: 12 }) },
+          { requiredKeys: [] },
+        ),
+        fc
+          .uniqueArray(
+            fc.tuple(fc.constantFrom('aspect_ratio', 'seed', 'duration', 'x', '__proto__'), fc.jsonValue({ maxDepth: 1 })),
+            { maxLength: 3, selector: (e) => e[0] },
+          )
+          .map((e) => Object.fromEntries(e)),
       );
     case 'callback_url':
-      return fc.constantFrom('https://example.com/cb', 'https://example.com/cb?x=1#f', 'http://example.com/cb', 'ftp://example.com', 'not a url', 'https://', '');
+      return fc.constantFrom(
+        'https://example.com/cb',
+        'https://example.com/cb?x=1#f',
+        'http://example.com/cb',
+        'ftp://example.com',
+        'not a url',
+        'https://',
+        '',
+      );
     case 'idempotency_key':
       return fc.oneof(fc.uuid(), shortString, fc.constantFrom('k'.repeat(255), 'k'.repeat(256), 'a b', 'é'));
     case 'prompt':
-      return fc.oneof({ weight: 3, arbitrary: fc.constantFrom('a ceramic mug', 'x', ' a', 'a\nb') }, { weight: 2, arbitrary: shortString });
+      return fc.oneof(
+        { weight: 3, arbitrary: fc.constantFrom('a ceramic mug', 'x', ' a', 'a\nb') },
+        { weight: 2, arbitrary: shortString },
+      );
     default:
       return shortString;
   }
@@ -103,11 +168,20 @@ function plausible(name: string, knownRuns: readonly string[]): fc.Arbitrary<unk
 function validValue(name: string, knownRuns: readonly string[]): fc.Arbitrary<unknown> {
   switch (name) {
     case 'workspace_id':
-      return fc.oneof(fc.constantFrom('ws_studio', 'ws_client'), cleanSuffix.map((s) => `ws_${s}`));
+      return fc.oneof(
+        fc.constantFrom('ws_studio', 'ws_client'),
+        cleanSuffix.map((s) => `ws_${s}`),
+      );
     case 'project_id':
-      return fc.oneof(fc.constantFrom('prj_mugs', 'prj_s01'), cleanSuffix.map((s) => `prj_${s}`));
+      return fc.oneof(
+        fc.constantFrom('prj_mugs', 'prj_s01'),
+        cleanSuffix.map((s) => `prj_${s}`),
+      );
     case 'run_id':
-      return fc.oneof(fc.constantFrom(...(knownRuns.length ? knownRuns : ['run_x'])), cleanSuffix.map((s) => `run_${s}`));
+      return fc.oneof(
+        fc.constantFrom(...(knownRuns.length ? knownRuns : ['run_x'])),
+        cleanSuffix.map((s) => `run_${s}`),
+      );
     case 'type':
       return fc.constantFrom('image', 'video', 'audio', 'text');
     case 'detail':
@@ -119,13 +193,19 @@ function validValue(name: string, knownRuns: readonly string[]): fc.Arbitrary<un
     case 'model':
       return fc.oneof(fc.constantFrom(...modelIds), cleanSuffix);
     case 'params':
-      return fc.oneof(fc.constant({}), fc.record({ aspect_ratio: fc.constantFrom('1:1', '16:9', '4:3'), seed: fc.integer() }, { requiredKeys: [] }));
+      return fc.oneof(
+        fc.constant({}),
+        fc.record({ aspect_ratio: fc.constantFrom('1:1', '16:9', '4:3'), seed: fc.integer() }, { requiredKeys: [] }),
+      );
     case 'callback_url':
       return fc.constantFrom('https://example.com/cb', 'https://example.com/cb?x=1#f');
     case 'idempotency_key':
       return fc.uuid();
     case 'prompt':
-      return fc.oneof(fc.constantFrom('a ceramic mug', 'x', ' a', 'a\nb'), fc.string({ minLength: 1, maxLength: 8 }).map((s) => `p${s}`));
+      return fc.oneof(
+        fc.constantFrom('a ceramic mug', 'x', ' a', 'a\nb'),
+        fc.string({ minLength: 1, maxLength: 8 }).map((s) => `p${s}`),
+      );
     default:
       return fc.string({ minLength: 1, maxLength: 8 });
   }
@@ -138,7 +218,10 @@ const extraKeys = fc.oneof(
     weight: 1,
     arbitrary: fc.uniqueArray(
       fc.tuple(
-        fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom('__proto__', 'constructor', 'toString', '_meta', 'Workspace_id', 'workspace_id ', 'run', 'wait')),
+        fc.oneof(
+          fc.string({ maxLength: 6 }),
+          fc.constantFrom('__proto__', 'constructor', 'toString', '_meta', 'Workspace_id', 'workspace_id ', 'run', 'wait'),
+        ),
         fc.jsonValue({ maxDepth: 1 }),
       ),
       { minLength: 1, maxLength: 2, selector: (e) => e[0] },
@@ -162,11 +245,17 @@ type Entry = [string, unknown];
  * half a free mix of plausible and arbitrary JSON values, half a valid call with at most a
  * couple of changes (a value replaced, a required argument dropped), each with random extra keys.
  */
-function argsFor(props: readonly string[], required: readonly string[], knownRuns: readonly string[]): fc.Arbitrary<Record<string, unknown>> {
+function argsFor(
+  props: readonly string[],
+  required: readonly string[],
+  knownRuns: readonly string[],
+): fc.Arbitrary<Record<string, unknown>> {
   const mixed = fc.tuple(
     ...props.map((p) =>
       fc.option(
-        fc.oneof({ weight: 6, arbitrary: plausible(p, knownRuns) }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) }).map((v): Entry => [p, v]),
+        fc
+          .oneof({ weight: 6, arbitrary: plausible(p, knownRuns) }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) })
+          .map((v): Entry => [p, v]),
         { nil: undefined, freq: required.includes(p) ? 8 : 2 },
       ),
     ),
@@ -177,7 +266,10 @@ function argsFor(props: readonly string[], required: readonly string[], knownRun
         ...props.map((p) =>
           required.includes(p)
             ? validValue(p, knownRuns).map((v): Entry | undefined => [p, v])
-            : fc.option(validValue(p, knownRuns).map((v): Entry => [p, v]), { nil: undefined, freq: 2 }),
+            : fc.option(
+                validValue(p, knownRuns).map((v): Entry => [p, v]),
+                { nil: undefined, freq: 2 },
+              ),
         ),
       ),
       fc.array(
@@ -197,7 +289,13 @@ function argsFor(props: readonly string[], required: readonly string[], knownRun
       return [...out] as Array<Entry | undefined>;
     });
   return fc
-    .tuple(extraKeys, fc.oneof(mixed.map((e) => [...e]), nearValid))
+    .tuple(
+      extraKeys,
+      fc.oneof(
+        mixed.map((e) => [...e]),
+        nearValid,
+      ),
+    )
     .map(([extra, own]) => noWait(Object.fromEntries([...extra, ...own.filter((e): e is Entry => e !== undefined)])));
 }
 
@@ -237,7 +335,10 @@ function checkPayload(p: ErrorPayload, context: string): void {
   expect(typeof p.retryable, context).toBe('boolean');
   if (p.status !== undefined) expect(Number.isInteger(p.status), context).toBe(true);
   if (p.retry_after_seconds !== undefined) {
-    expect(typeof p.retry_after_seconds === 'number' && Number.isFinite(p.retry_after_seconds) && p.retry_after_seconds >= 0, context).toBe(true);
+    expect(
+      typeof p.retry_after_seconds === 'number' && Number.isFinite(p.retry_after_seconds) && p.retry_after_seconds >= 0,
+      context,
+    ).toBe(true);
   }
   if (p.fields !== undefined) {
     expect(Array.isArray(p.fields), context).toBe(true);
@@ -343,8 +444,18 @@ const floraString = fc.oneof(
   { weight: 2, arbitrary: fc.tuple(fc.string({ maxLength: 8 }), keyish, fc.string({ maxLength: 8 })).map((p) => p.join('')) },
 );
 const knownCodes = fc.constantFrom(
-  'rate_limited', 'unknown_error', 'not_found', 'input_validation_error', 'invalid_json', 'unauthorized', 'invalid_api_key',
-  'insufficient_credits', 'forbidden', 'paid_plan_required', 'idempotency_duplicate', 'internal_error',
+  'rate_limited',
+  'unknown_error',
+  'not_found',
+  'input_validation_error',
+  'invalid_json',
+  'unauthorized',
+  'invalid_api_key',
+  'insufficient_credits',
+  'forbidden',
+  'paid_plan_required',
+  'idempotency_duplicate',
+  'internal_error',
 );
 const fieldsArb = fc.array(fc.record({ field: floraString, message: floraString }), { maxLength: 3 });
 
@@ -358,7 +469,10 @@ interface GeneratedBody {
 const properEnvelope: fc.Arbitrary<GeneratedBody> = fc
   .record(
     {
-      code: fc.oneof(knownCodes, floraString.filter((s) => s.length > 0)),
+      code: fc.oneof(
+        knownCodes,
+        floraString.filter((s) => s.length > 0),
+      ),
       message: floraString,
       fields: fieldsArb,
     },
@@ -369,7 +483,11 @@ const properEnvelope: fc.Arbitrary<GeneratedBody> = fc
 const wrongEnvelope: fc.Arbitrary<GeneratedBody> = fc
   .oneof(
     fc.record({ code: fc.oneof(fc.integer(), fc.constant(null), fc.constant('')), message: floraString }),
-    fc.record({ code: knownCodes, message: floraString, fields: fc.oneof(floraString, fc.integer(), fc.constant(null), fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 2 })) }),
+    fc.record({
+      code: knownCodes,
+      message: floraString,
+      fields: fc.oneof(floraString, fc.integer(), fc.constant(null), fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 2 })),
+    }),
     fc.record({ code: knownCodes, message: fc.oneof(fc.integer(), fc.constant(null), fc.array(floraString, { maxLength: 2 })) }),
     fc.record({ message: floraString }),
     fc.oneof(floraString, fc.constant(null), fc.integer(), fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 2 })),
@@ -391,18 +509,44 @@ const bodyArb: fc.Arbitrary<GeneratedBody> = fc.oneof(
 );
 
 /** Characters Node accepts in a header value. */
-const headerChar = fc.oneof(fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), fc.constant('\t'));
+const headerChar = fc.oneof(
+  fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
+  fc.constant('\t'),
+);
 const headerString = fc.string({ unit: headerChar, maxLength: 24 });
 const retryAfterValue = fc.oneof(
   fc.constantFrom(
-    '0', '1', '2.5', '-1', '1e400', '1e308', '999999999999', 'abc', '', ' ', ' 7 ', 'NaN', 'Infinity', '0x10',
-    'Wed, 21 Oct 2015 07:28:00 GMT', 'Fri, 31 Dec 9999 23:59:59 GMT', FAKE_KEY,
+    '0',
+    '1',
+    '2.5',
+    '-1',
+    '1e400',
+    '1e308',
+    '999999999999',
+    'abc',
+    '',
+    ' ',
+    ' 7 ',
+    'NaN',
+    'Infinity',
+    '0x10',
+    'Wed, 21 Oct 2015 07:28:00 GMT',
+    'Fri, 31 Dec 9999 23:59:59 GMT',
+    FAKE_KEY,
   ),
   fc.integer({ min: 0, max: 10 ** 9 }).map(String),
   headerString,
 );
 const contentType = fc.oneof(
-  fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/html', 'text/plain', '', 'application/problem+json', `text/${FAKE_KEY}`),
+  fc.constantFrom(
+    'application/json',
+    'application/json; charset=utf-8',
+    'text/html',
+    'text/plain',
+    '',
+    'application/problem+json',
+    `text/${FAKE_KEY}`,
+  ),
   headerString,
 );
 const locationValue = fc.oneof(fc.constantFrom('', 'not a url', '//', 'http://[bad', `/login?key=${FAKE_KEY}`), headerString);
@@ -513,14 +657,20 @@ describe('property: arbitrary FLORA error answers', () => {
     let current: Answer | undefined;
     fake.route('GET /models', () => replyOf(current!));
     await fc.assert(
-      fc.asyncProperty(answerArb.map((a) => ({ ...a, status: 407 })), async (answer) => {
-        current = answer;
-        const err = await client.listModels(undefined).then(() => undefined, (e: unknown) => e);
-        expect(err).toBeInstanceOf(FloraError);
-        const p = (err as FloraError).toPayload();
-        expect(p.status).toBe(407);
-        expect(p.code).not.toBe('network_error');
-      }),
+      fc.asyncProperty(
+        answerArb.map((a) => ({ ...a, status: 407 })),
+        async (answer) => {
+          current = answer;
+          const err = await client.listModels(undefined).then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          expect(err).toBeInstanceOf(FloraError);
+          const p = (err as FloraError).toPayload();
+          expect(p.status).toBe(407);
+          expect(p.code).not.toBe('network_error');
+        },
+      ),
       { numRuns: 10 },
     );
   }, 30_000);

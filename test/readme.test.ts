@@ -29,7 +29,8 @@ describe('README', () => {
 });
 
 describe('client setup', () => {
-  const bin = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { bin: Record<string, string> }).bin;
+  const bin = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { bin: Record<string, string> })
+    .bin;
   const example = JSON.parse(readFileSync(new URL('../mcp.json.example', import.meta.url), 'utf8')) as {
     mcpServers: Record<string, { command: string; args: string[]; env: Record<string, string> }>;
   };
@@ -46,7 +47,14 @@ describe('client setup', () => {
   });
 
   it('documents the sections users look for', () => {
-    for (const heading of ['**Claude Desktop.**', '**Claude Code**', '**Cursor**', '**VS Code**', '**Windsurf**', '**MCP Inspector**']) {
+    for (const heading of [
+      '**Claude Desktop.**',
+      '**Claude Code**',
+      '**Cursor**',
+      '**VS Code**',
+      '**Windsurf**',
+      '**MCP Inspector**',
+    ]) {
       expect(readme).toContain(heading);
     }
     expect(readme).toContain('"password": true');

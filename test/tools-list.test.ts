@@ -172,7 +172,17 @@ describe('tools/list', () => {
     const schema = tool('start_generation_run').inputSchema;
     expect([...(schema.required ?? [])].sort()).toEqual(['project_id', 'prompt', 'type', 'workspace_id']);
     expect(Object.keys(schema.properties ?? {}).sort()).toEqual(
-      ['callback_url', 'idempotency_key', 'model', 'params', 'project_id', 'prompt', 'type', 'wait_seconds', 'workspace_id'].sort(),
+      [
+        'callback_url',
+        'idempotency_key',
+        'model',
+        'params',
+        'project_id',
+        'prompt',
+        'type',
+        'wait_seconds',
+        'workspace_id',
+      ].sort(),
     );
     expect(schema.additionalProperties).toBe(false);
   });
@@ -199,7 +209,10 @@ describe('tools/list', () => {
 
   it('leaves out what JSON Schema says by default: no $schema, no empty additionalProperties, no string propertyNames', () => {
     for (const t of tools) {
-      for (const [io, schema] of [['input', t.inputSchema], ['output', t.outputSchema]] as const) {
+      for (const [io, schema] of [
+        ['input', t.inputSchema],
+        ['output', t.outputSchema],
+      ] as const) {
         expect(schema, `${t.name} ${io}`).not.toHaveProperty('$schema');
         const text = JSON.stringify(schema);
         expect(text, `${t.name} ${io}`).not.toContain('"additionalProperties":{}');

@@ -19,7 +19,7 @@ export function buildManifest(tools: readonly ToolDefinition[] = buildTools()): 
     version: VERSION,
     description: 'Generate images, video, audio and text with FLORA: find models, start runs, wait for results.',
     long_description:
-      'Lets Claude drive FLORA\'s generation API: list workspaces, projects and models, start a generation (billed to your workspace), and wait for its outputs. Every start carries an Idempotency-Key, so a retry never bills twice; your API key is sent only to FLORA.',
+      "Lets Claude drive FLORA's generation API: list workspaces, projects and models, start a generation (billed to your workspace), and wait for its outputs. Every start carries an Idempotency-Key, so a retry never bills twice; your API key is sent only to FLORA.",
     author: { name: 'flora-generation-mcp contributors' },
     license: 'MIT',
     keywords: ['flora', 'image generation', 'video generation', 'generative ai'],

@@ -61,11 +61,14 @@ export function preflight(body: GenerateBody, models: readonly Model[]): void {
   const sameType = models.filter((m) => m.type === body.type);
   const model = models.find((m) => m.model_id === body.model);
   if (!model || model.type !== body.type) {
-    const suggestions = closest(body.model, sameType.map((m) => m.model_id)).slice(0, 8);
-    const what = model
-      ? `Model "${body.model}" makes ${model.type}, not ${body.type}`
-      : `Unknown model "${body.model}"`;
-    const valid = suggestions.length ? `${body.type} models, closest first: ${suggestions.join(', ')}` : `no ${body.type} model is available to this key`;
+    const suggestions = closest(
+      body.model,
+      sameType.map((m) => m.model_id),
+    ).slice(0, 8);
+    const what = model ? `Model "${body.model}" makes ${model.type}, not ${body.type}` : `Unknown model "${body.model}"`;
+    const valid = suggestions.length
+      ? `${body.type} models, closest first: ${suggestions.join(', ')}`
+      : `no ${body.type} model is available to this key`;
     refuse(`${what}. Use a model_id from list_models; ${valid}.`, [{ field: 'model', message: `${what}; ${valid}` }]);
   }
   const fields = checkParams(body.params ?? {}, model);
@@ -91,7 +94,9 @@ function checkParams(params: Record<string, unknown>, model: Model): FieldIssue[
     if (!spec) {
       fields.push({
         field: `params.${name}`,
-        message: accepted.length ? `unknown parameter; ${model.model_id} accepts ${accepted.join(', ')}` : `${model.model_id} takes no params`,
+        message: accepted.length
+          ? `unknown parameter; ${model.model_id} accepts ${accepted.join(', ')}`
+          : `${model.model_id} takes no params`,
       });
       continue;
     }

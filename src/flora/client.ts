@@ -35,8 +35,7 @@ import { sleep } from '../sleep.js';
 import { errorFromResponse, networkError, parseSuccess, readBody } from './responses.js';
 import { SERVER_NAME, VERSION } from '../version.js';
 
-export const RUN_ID_RULE =
-  'must be a FLORA run ID like "run_abc123": "run_" followed by no whitespace, /, ?, #, %, \\ or ".."';
+export const RUN_ID_RULE = 'must be a FLORA run ID like "run_abc123": "run_" followed by no whitespace, /, ?, #, %, \\ or ".."';
 const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 500, 502, 503, 504]);
 /**
  * FLORA's own pattern is ^run_\S+$. On top of it we refuse anything that could change which URL
@@ -155,9 +154,7 @@ export class FloraClient {
   /** GET /runs/{run_id}. The URL is built from the ID against FLORA_BASE_URL, never from a poll_url. */
   async getRun(runId: string, opts: CallOptions = {}): Promise<RunStatus> {
     if (!RUN_ID_PATTERN.test(runId)) {
-      throw InvalidArgumentsError.of(`run_id "${runId}" is not a FLORA run ID.`, [
-        { field: 'run_id', message: RUN_ID_RULE },
-      ]);
+      throw InvalidArgumentsError.of(`run_id "${runId}" is not a FLORA run ID.`, [{ field: 'run_id', message: RUN_ID_RULE }]);
     }
     return this.request({ method: 'GET', path: ['runs', runId], schema: RunStatus, call: opts });
   }
@@ -204,8 +201,7 @@ export class FloraClient {
   /** Undefined when this error must not be retried. */
   private retryDelay(err: FloraError, attempt: number): number | undefined {
     const transient =
-      (err instanceof NetworkError && err.retryable) ||
-      (err.status !== undefined && RETRYABLE_STATUSES.has(err.status));
+      (err instanceof NetworkError && err.retryable) || (err.status !== undefined && RETRYABLE_STATUSES.has(err.status));
     if (!transient) return undefined;
     if (err.retryAfterSeconds !== undefined) {
       const ms = err.retryAfterSeconds * 1000;

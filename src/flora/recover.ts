@@ -11,9 +11,7 @@ import { epochMs, type GenerateBody, type Generation } from './schemas.js';
 const CLOCK_SKEW_MS = 30_000;
 const LOOKBACK_LIMIT = 20;
 
-export type Recovery =
-  | { found: Generation }
-  | { found?: undefined; candidates: Generation[] };
+export type Recovery = { found: Generation } | { found?: undefined; candidates: Generation[] };
 
 /**
  * `isKnown` tells runs whose start this server already answered: they belong to other calls,

@@ -56,7 +56,7 @@ function advice(code: string, status: number, retryAfterSeconds: number | undefi
     case 'paid_plan_required':
       return 'The key is valid but not allowed to do this (read-only role, removed from the workspace, or a plan without API access). Retrying will not help; tell the user.';
     case 'not_found':
-      return 'Check the ID: it does not exist, or this key\'s workspace cannot see it.';
+      return "Check the ID: it does not exist, or this key's workspace cannot see it.";
     case 'idempotency_duplicate':
       return 'FLORA already accepted a request with this idempotency_key in the last 2 hours, and that request started a run. Do not reuse this key; omit idempotency_key (or use a new one) only if the user really wants another, separately billed run.';
     case 'rate_limited':
@@ -66,7 +66,7 @@ function advice(code: string, status: number, retryAfterSeconds: number | undefi
     default:
       if (status === 429) return `Wait ${Math.ceil(retryAfterSeconds ?? DEFAULT_RATE_LIMIT_WAIT_S)} s before calling again.`;
       if (status >= 500) return 'This is a transient FLORA server problem: wait a few seconds and try again.';
-      return 'See FLORA\'s message.';
+      return "See FLORA's message.";
   }
 }
 
@@ -105,10 +105,11 @@ export function parseSuccess<T>(text: string, schema: z.ZodType<T>, status: numb
   try {
     json = JSON.parse(text);
   } catch (cause) {
-    throw UpstreamError.of(
-      `FLORA answered HTTP ${status} but the body is not valid JSON (${text.length} bytes; truncated?).`,
-      { status, requestId, cause },
-    );
+    throw UpstreamError.of(`FLORA answered HTTP ${status} but the body is not valid JSON (${text.length} bytes; truncated?).`, {
+      status,
+      requestId,
+      cause,
+    });
   }
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
@@ -128,12 +129,12 @@ export function networkError(err: unknown, status: number | undefined, base: URL
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
   const code = cause?.code ?? (err as { code?: string })?.code ?? 'unknown';
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-    return NetworkError.of(
-      `Could not resolve ${base.hostname} (${code}). Check FLORA_BASE_URL and the machine's network.`,
-      { retryable: code === 'EAI_AGAIN', cause: err },
-    );
+    return NetworkError.of(`Could not resolve ${base.hostname} (${code}). Check FLORA_BASE_URL and the machine's network.`, {
+      retryable: code === 'EAI_AGAIN',
+      cause: err,
+    });
   }
-  const phase = status === undefined ? 'before FLORA answered' : 'while reading FLORA\'s answer';
+  const phase = status === undefined ? 'before FLORA answered' : "while reading FLORA's answer";
   return NetworkError.of(
     `The connection to ${base.host} failed ${phase} (${code}). This is usually transient: try again shortly.`,
     { cause: err },

@@ -53,10 +53,8 @@ const TEXT: Record<RetryVerdict, string> = {
     'A transient provider problem: starting the same generation again may succeed (a new, billed run; failed runs are generally refunded).',
   retry_later:
     'The provider is overloaded or returned nothing: wait a minute before starting it again (a new, billed run). Read error_message first: this code sometimes hides a safety refusal.',
-  change_input:
-    'Retrying the same request will fail again: change the prompt, params or input URLs first.',
-  do_not_retry:
-    'Do not retry: this is a billing, access or cancellation problem the user must resolve.',
+  change_input: 'Retrying the same request will fail again: change the prompt, params or input URLs first.',
+  do_not_retry: 'Do not retry: this is a billing, access or cancellation problem the user must resolve.',
   unknown: 'Unrecognised failure code: read error_message before deciding to start a new, billed run.',
 };
 

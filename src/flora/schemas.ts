@@ -40,12 +40,14 @@ export const StartRunResponse = z
     estimated_seconds: z
       .number()
       .nullable()
-      .describe('FLORA\'s estimate of how long the run takes, in seconds; null when unknown.'),
+      .describe("FLORA's estimate of how long the run takes, in seconds; null when unknown."),
     charged_cost: z
       .number()
       .nullable()
-      .describe('Cost in USD quoted at start (null when unknown). A quote: FLORA settles the final charge later and it may differ.'),
-    poll_url: nullableString('FLORA\'s polling URL for this run (informational; use poll_run with run_id).'),
+      .describe(
+        'Cost in USD quoted at start (null when unknown). A quote: FLORA settles the final charge later and it may differ.',
+      ),
+    poll_url: nullableString("FLORA's polling URL for this run (informational; use poll_run with run_id)."),
     project_id: nullableString('Project (canvas) the run lands on.'),
     model: z
       .looseObject({ model_id: z.string().nullable().optional().describe('Model endpoint ID used.') })
@@ -58,9 +60,7 @@ export type StartRunResponse = z.infer<typeof StartRunResponse>;
 
 export const RunOutput = z.looseObject({
   output_id: z.string().describe('ID of this output.'),
-  type: z
-    .string()
-    .describe('Output kind: imageUrl, videoUrl, audioUrl, documentUrl, or text (then url holds the text itself).'),
+  type: z.string().describe('Output kind: imageUrl, videoUrl, audioUrl, documentUrl, or text (then url holds the text itself).'),
   url: z.string().describe('Public URL of the media file, or the generated text for type "text".'),
 });
 export type RunOutput = z.infer<typeof RunOutput>;
@@ -68,22 +68,16 @@ export type RunOutput = z.infer<typeof RunOutput>;
 export const RunStatus = z
   .looseObject({
     run_id: z.string().min(1).describe('ID of the run.'),
-    status: z
-      .string()
-      .describe('pending (queued), running, completed or failed. completed and failed are final.'),
+    status: z.string().describe('pending (queued), running, completed or failed. completed and failed are final.'),
     progress: z.number().describe('Progress from 0 to 100. Failed runs also report 100: decide on status.'),
     created_at: z.number().describe('When the run was created (epoch; FLORA does not document the unit).'),
     started_at: nullableNumber('When the run started.'),
     completed_at: nullableNumber('When the run finished (also set on failure).'),
     error_code: nullableString('Why the run failed (only when status is failed).'),
-    error_message: nullableString('FLORA\'s explanation of the failure (only when status is failed).'),
+    error_message: nullableString("FLORA's explanation of the failure (only when status is failed)."),
     charged_cost: nullableNumber('Cost in USD; may still change shortly after the run ends.'),
-    poll_url: nullableString('FLORA\'s polling URL for this run (informational).'),
-    outputs: z
-      .array(RunOutput)
-      .nullable()
-      .optional()
-      .describe('Results, present once the run has completed.'),
+    poll_url: nullableString("FLORA's polling URL for this run (informational)."),
+    outputs: z.array(RunOutput).nullable().optional().describe('Results, present once the run has completed.'),
   })
   .describe('State of one run.');
 export type RunStatus = z.infer<typeof RunStatus>;
@@ -116,10 +110,7 @@ export const Model = z.looseObject({
   type: z.string().describe('What it generates: image, video, audio or text.'),
   provider: z.string().describe('Who runs the model.'),
   capabilities: z.array(z.string()).optional().describe('Capability tags.'),
-  estimated_credits: z
-    .number()
-    .optional()
-    .describe('Typical cost in credits (about US$0.001 per credit).'),
+  estimated_credits: z.number().optional().describe('Typical cost in credits (about US$0.001 per credit).'),
   estimated_seconds: z.number().optional().describe('Typical run time in seconds.'),
   beta: z.boolean().optional().describe('Whether the model is in beta.'),
   params: z.array(ModelParam).describe('Parameters accepted in start_generation_run.params.'),

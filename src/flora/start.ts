@@ -71,7 +71,7 @@ async function recover(
     `${lost.message} It could not be identified unambiguously in the project's recent generations: ${
       list
         ? `candidates ${list}. Ask the user which one it is, or poll each with poll_run.`
-        : 'none matched yet; try poll_run later on the project\'s newest runs.'
+        : "none matched yet; try poll_run later on the project's newest runs."
     } Do not start the generation again.`,
     { status: lost.status, requestId: lost.requestId, idempotencyKey: lost.idempotencyKey },
   );

@@ -17,14 +17,15 @@ export const workspaceField = (fallback: string | undefined) =>
   idField('ws_', 'workspace', 'Workspace (ws_...) from list_workspaces; it is billed.', fallback, 'FLORA_WORKSPACE_ID');
 
 export const projectField = (fallback: string | undefined) =>
-  idField('prj_', 'project', 'Project (prj_...) from list_projects; the result lands on its canvas.', fallback, 'FLORA_PROJECT_ID');
+  idField(
+    'prj_',
+    'project',
+    'Project (prj_...) from list_projects; the result lands on its canvas.',
+    fallback,
+    'FLORA_PROJECT_ID',
+  );
 
 export const runIdField = () => z.string().regex(RUN_ID_PATTERN, RUN_ID_RULE).describe('run_id from start_generation_run.');
 
 export const waitSecondsField = (max: number) =>
-  z
-    .number()
-    .min(0)
-    .max(max)
-    .optional()
-    .describe(`Wait up to this many seconds (0-${max}) for the run to end, with progress.`);
+  z.number().min(0).max(max).optional().describe(`Wait up to this many seconds (0-${max}) for the run to end, with progress.`);

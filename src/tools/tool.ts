@@ -3,7 +3,7 @@
  * returns structured data or throws. Turning that into MCP results (and errors into actionable
  * `isError` results) happens in one place: toToolResult / toToolError here, called by server.ts.
  */
-import * as z from 'zod';
+import type * as z from 'zod';
 import type { CallToolResult, ContentBlock } from '@modelcontextprotocol/sdk/types.js';
 import type { Config } from '../config.js';
 import { FloraError, InvalidArgumentsError, type FieldIssue } from '../errors.js';

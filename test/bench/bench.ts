@@ -198,7 +198,9 @@ function printPollTable(title: string, samples: PollSample[]): void {
   for (const s of samples) {
     const run = `${s.durationMs / 1000} s`.padEnd(6);
     const offsets = s.pollOffsetsMs.map((ms) => (ms / 1000).toFixed(2)).join(', ');
-    console.log(`  ${run} ${String(s.rep).padEnd(4)} ${String(s.polls).padEnd(6)} ${String(s.latenessMs).padEnd(12)} ${s.status.padEnd(11)} ${offsets}`);
+    console.log(
+      `  ${run} ${String(s.rep).padEnd(4)} ${String(s.polls).padEnd(6)} ${String(s.latenessMs).padEnd(12)} ${s.status.padEnd(11)} ${offsets}`,
+    );
   }
 }
 
@@ -214,9 +216,17 @@ async function polling(): Promise<void> {
   const all = results.flat();
 
   console.log('');
-  printPollTable(`polling (start_generation_run wait_seconds=${POLL_WAIT_SECONDS}; ${POLL_REPS} runs per case)`, all.filter((s) => s.flow === 'start-wait'));
-  printPollTable(`polling (start_generation_run wait_seconds=0, then poll_run wait_seconds=${POLL_WAIT_SECONDS})`, all.filter((s) => s.flow === 'start+poll_run'));
-  console.log('  (polls: GET /runs/{id} the fake received for that run; lateness: client got the result this long after the run completed)');
+  printPollTable(
+    `polling (start_generation_run wait_seconds=${POLL_WAIT_SECONDS}; ${POLL_REPS} runs per case)`,
+    all.filter((s) => s.flow === 'start-wait'),
+  );
+  printPollTable(
+    `polling (start_generation_run wait_seconds=0, then poll_run wait_seconds=${POLL_WAIT_SECONDS})`,
+    all.filter((s) => s.flow === 'start+poll_run'),
+  );
+  console.log(
+    '  (polls: GET /runs/{id} the fake received for that run; lateness: client got the result this long after the run completed)',
+  );
   console.log('  cases ran concurrently, one fake and one server each; %d ms in all', Date.now() - t0);
   console.log(
     'target: a %d s run costs <= %d GET /runs and is noticed <= %d ms after it completes',
@@ -234,7 +244,11 @@ async function polling(): Promise<void> {
   }
   const others = all.filter((x) => x.durationMs !== TARGET_RUN_MS && x.status !== 'completed');
   for (const s of others) console.log('  note: %d s run rep %d ended with status %s', s.durationMs / 1000, s.rep, s.status);
-  console.log(misses.length === 0 ? `${TARGET_RUN_MS / 1000} s target: met` : `${TARGET_RUN_MS / 1000} s target: MISSED (${misses.join('; ')})`);
+  console.log(
+    misses.length === 0
+      ? `${TARGET_RUN_MS / 1000} s target: met`
+      : `${TARGET_RUN_MS / 1000} s target: MISSED (${misses.join('; ')})`,
+  );
 }
 
 const fake = await FakeFlora.start();

@@ -26,7 +26,9 @@ export async function httpLoad(): Promise<void> {
         const client = new Client({ name: `load-${i}`, version: '0' });
         try {
           await client.connect(
-            new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${FAKE_KEY}` } } }),
+            new StreamableHTTPClientTransport(new URL(url), {
+              requestInit: { headers: { Authorization: `Bearer ${FAKE_KEY}` } },
+            }),
           );
         } catch (err) {
           fail(`connect: ${(err as Error).message.slice(0, 60)}`);
@@ -52,14 +54,20 @@ export async function httpLoad(): Promise<void> {
     const serverCpu = cpuMs(child.pid!) - cpuBefore;
     const total = CLIENTS * CALLS_PER_CLIENT;
     const errorCount = [...errors.values()].reduce((a, b) => a + b, 0);
-    console.log(`\nHTTP mode load: ${CLIENTS} concurrent clients x ${CALLS_PER_CLIENT} tool calls (list_models, list_projects) on loopback`);
-    console.log(`  calls ${total}, errors ${errorCount} (goal 0)${errorCount ? `: ${JSON.stringify(Object.fromEntries(errors))}` : ''}`);
+    console.log(
+      `\nHTTP mode load: ${CLIENTS} concurrent clients x ${CALLS_PER_CLIENT} tool calls (list_models, list_projects) on loopback`,
+    );
+    console.log(
+      `  calls ${total}, errors ${errorCount} (goal 0)${errorCount ? `: ${JSON.stringify(Object.fromEntries(errors))}` : ''}`,
+    );
     console.log(`  throughput ${(latencies.length / seconds).toFixed(0)} calls/s over ${seconds.toFixed(1)} s`);
     console.log(
       `  latency p50 ${percentile(latencies, 50).toFixed(1)} ms, p90 ${percentile(latencies, 90).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${percentile(latencies, 100).toFixed(1)} ms`,
     );
     console.log(`  server CPU ${(serverCpu / total).toFixed(2)} ms per call (the load generator shares the 2 cores)`);
-    console.log(`  server RSS before ${before.toFixed(1)} MiB, after ${after.toFixed(1)} MiB; FLORA saw ${fake.requests.length} requests`);
+    console.log(
+      `  server RSS before ${before.toFixed(1)} MiB, after ${after.toFixed(1)} MiB; FLORA saw ${fake.requests.length} requests`,
+    );
   } finally {
     child.kill('SIGTERM');
     await fake.close();

@@ -141,12 +141,22 @@ function announceOnly(contentLength: number, waitMs = 2_000): Promise<{ status: 
 /** FLORA refuses the model catalog with a message that repeats the caller's key back. */
 function floraEchoesKeyFromModels(): void {
   fake.route('GET /models', (req) =>
-    floraError(403, 'forbidden', `Key ${String(req.headers.authorization).replace(/^Bearer /, '')} may not read the model catalog`),
+    floraError(
+      403,
+      'forbidden',
+      `Key ${String(req.headers.authorization).replace(/^Bearer /, '')} may not read the model catalog`,
+    ),
   );
 }
 
 /** A start with a model: its pre-flight reads the catalog, whose failure is logged with FLORA's message. */
-const START_WITH_MODEL = { project_id: 'prj_s01', workspace_id: 'ws_studio', prompt: 'a mug', type: 'image', model: 't2i-flux-2-pro' };
+const START_WITH_MODEL = {
+  project_id: 'prj_s01',
+  workspace_id: 'ws_studio',
+  prompt: 'a mug',
+  type: 'image',
+  model: 't2i-flux-2-pro',
+};
 
 const LIST = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
 const CATALOG_WARNING = 'model catalog unavailable';
@@ -157,7 +167,9 @@ describe('Streamable HTTP mode', () => {
     const client = await connect({ Authorization: `Bearer ${FAKE_KEY}` });
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name)).toEqual(TOOL_NAMES);
-    const out = structuredOf<{ workspaces: unknown[] }>((await client.callTool({ name: 'list_workspaces', arguments: {} })) as CallToolResult);
+    const out = structuredOf<{ workspaces: unknown[] }>(
+      (await client.callTool({ name: 'list_workspaces', arguments: {} })) as CallToolResult,
+    );
     expect(out.workspaces).toHaveLength(2);
     expect(fake.requests).toHaveLength(1);
     expect(fake.requests[0]!.headers.authorization).toBe(`Bearer ${FAKE_KEY}`);
@@ -198,7 +210,10 @@ describe('Streamable HTTP mode', () => {
     const res = await raw('/mcp', { body: LIST });
     expect(res.status).toBe(401);
     expect(res.headers['www-authenticate']).toBe('Bearer realm="flora-generation-mcp"');
-    expect(JSON.parse(res.body)).toMatchObject({ jsonrpc: '2.0', error: { message: expect.stringContaining('Authorization: Bearer') } });
+    expect(JSON.parse(res.body)).toMatchObject({
+      jsonrpc: '2.0',
+      error: { message: expect.stringContaining('Authorization: Bearer') },
+    });
     // The server's own env key was not used for it.
     expect(fake.requests).toHaveLength(0);
     await expect(connect({})).rejects.toThrow();
@@ -247,7 +262,15 @@ describe('Streamable HTTP mode', () => {
   it('answers 413 to a chunked body that outgrows the limit, which no Content-Length announced', async () => {
     await start();
     const pad = 'a'.repeat(256 * 1024);
-    const res = await postChunked(['{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"pad":"', pad, pad, pad, pad, pad, '"}}']);
+    const res = await postChunked([
+      '{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"pad":"',
+      pad,
+      pad,
+      pad,
+      pad,
+      pad,
+      '"}}',
+    ]);
     expect(res.status).toBe(413);
     expect(JSON.parse(res.body)).toMatchObject({ jsonrpc: '2.0', error: { message: 'Request body over 1048576 bytes.' } });
   });
@@ -315,7 +338,9 @@ describe('the bundle in HTTP mode', () => {
   it('starts with --transport http, serves /mcp, and exits cleanly on SIGTERM', async () => {
     const { child, url } = await spawnHttpBundle({ FLORA_BASE_URL: fake.baseUrl });
     const client = new Client({ name: 'http-bin', version: '0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${FAKE_KEY}` } } }));
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${FAKE_KEY}` } } }),
+    );
     expect((await client.listTools()).tools).toHaveLength(5);
     await client.close();
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));

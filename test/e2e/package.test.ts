@@ -65,7 +65,13 @@ describe('the packed package', () => {
     await client.connect(transport);
     try {
       const { tools } = await client.listTools();
-      expect(tools.map((t) => t.name)).toEqual(['list_workspaces', 'list_projects', 'list_models', 'start_generation_run', 'poll_run']);
+      expect(tools.map((t) => t.name)).toEqual([
+        'list_workspaces',
+        'list_projects',
+        'list_models',
+        'start_generation_run',
+        'poll_run',
+      ]);
       const out = structuredOf<{ workspaces: Array<{ workspace_id: string }> }>(
         (await client.callTool({ name: 'list_workspaces', arguments: {} })) as CallToolResult,
       );
@@ -114,7 +120,11 @@ describe('the packed package', () => {
     expect(wrongBase.stdout).toContain('FLORA_BASE_URL');
     fake.unrouted.length = 0; // that request was the point
 
-    const unreachable = await cli(['--check'], { FLORA_API_KEY: FAKE_KEY, FLORA_BASE_URL: 'http://127.0.0.1:9/api/v1', FLORA_MAX_RETRIES: '0' });
+    const unreachable = await cli(['--check'], {
+      FLORA_API_KEY: FAKE_KEY,
+      FLORA_BASE_URL: 'http://127.0.0.1:9/api/v1',
+      FLORA_MAX_RETRIES: '0',
+    });
     expect(unreachable.code).toBe(1);
     expect(unreachable.stdout).toContain('could not reach FLORA (network_error)');
 

@@ -54,8 +54,7 @@ function spawnRaw(env: Record<string, string>): {
   const waiters = new Map<number, (m: Record<string, unknown>) => void>();
   child.stdout.on('data', (d: Buffer) => {
     buf += d.toString();
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
       lines.push(line);
@@ -72,8 +71,7 @@ function spawnRaw(env: Record<string, string>): {
   };
 }
 
-const rpc = (id: number, method: string, params: unknown = {}) =>
-  `${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`;
+const rpc = (id: number, method: string, params: unknown = {}) => `${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`;
 const INIT = { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '0' } };
 
 describe('stdio server', () => {

@@ -38,6 +38,7 @@ export interface HandlerContext {
 }
 
 /** Return a Reply to have it sent, or nothing when the handler wrote or dropped `res` itself. */
+// biome-ignore lint/suspicious/noConfusingVoidType: a handler that writes or drops `res` itself returns nothing.
 export type Handler = (req: RecordedRequest, res: ServerResponse, ctx: HandlerContext) => Reply | void | Promise<Reply | void>;
 
 // Types, not interfaces, so that a fixture model is also a src `Model` (whose index signature an
@@ -214,7 +215,12 @@ const OUTPUT: Record<FakeModel['type'], { type: string; ext: string }> = {
   text: { type: 'text', ext: '' },
 };
 
-export function floraError(status: number, code: string, message: string, fields?: Array<{ field: string; message: string }>): Reply {
+export function floraError(
+  status: number,
+  code: string,
+  message: string,
+  fields?: Array<{ field: string; message: string }>,
+): Reply {
   return { status, body: { error: fields ? { code, message, fields } : { code, message } } };
 }
 
@@ -273,7 +279,10 @@ export class FakeFlora {
     const server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => void fake!.handle(req.method ?? 'GET', req.url ?? '/', req.headers, Buffer.concat(chunks).toString('utf8'), res));
+      req.on(
+        'end',
+        () => void fake!.handle(req.method ?? 'GET', req.url ?? '/', req.headers, Buffer.concat(chunks).toString('utf8'), res),
+      );
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
@@ -294,7 +303,9 @@ export class FakeFlora {
   }
 
   requestsTo(method: string, path: string): RecordedRequest[] {
-    return this.requests.filter((r) => r.method === method && (r.path === path || routeKey(r.method, r.path) === `${method} ${path}`));
+    return this.requests.filter(
+      (r) => r.method === method && (r.path === path || routeKey(r.method, r.path) === `${method} ${path}`),
+    );
   }
 
   assertAllRouted(): void {
@@ -357,7 +368,13 @@ export class FakeFlora {
     return view;
   }
 
-  private async handle(method: string, rawUrl: string, headers: IncomingHttpHeaders, rawBody: string, res: ServerResponse): Promise<void> {
+  private async handle(
+    method: string,
+    rawUrl: string,
+    headers: IncomingHttpHeaders,
+    rawBody: string,
+    res: ServerResponse,
+  ): Promise<void> {
     const url = new URL(rawUrl, this.origin);
     const rawPath = rawUrl.split('?')[0] ?? '';
     const below = url.pathname.startsWith(`${BASE_PATH}/`) ? url.pathname.slice(BASE_PATH.length) : undefined;
@@ -417,7 +434,9 @@ export class FakeFlora {
         return (req) => {
           const type = req.query.type;
           if (type !== undefined && !TYPES.has(type)) {
-            return floraError(400, 'input_validation_error', 'Invalid query.', [{ field: 'type', message: 'must be image, video, audio or text' }]);
+            return floraError(400, 'input_validation_error', 'Invalid query.', [
+              { field: 'type', message: 'must be image, video, audio or text' },
+            ]);
           }
           return { status: 200, body: { models: this.models.filter((m) => type === undefined || m.type === type) } };
         };
@@ -437,19 +456,27 @@ export class FakeFlora {
     const b = (req.body ?? {}) as Record<string, unknown>;
     const fields: Array<{ field: string; message: string }> = [];
     for (const k of Object.keys(b)) if (!BODY_FIELDS.has(k)) fields.push({ field: k, message: 'Unrecognized field.' });
-    if (typeof b.type !== 'string' || !TYPES.has(b.type)) fields.push({ field: 'type', message: 'type must be one of image, video, audio, text.' });
+    if (typeof b.type !== 'string' || !TYPES.has(b.type))
+      fields.push({ field: 'type', message: 'type must be one of image, video, audio, text.' });
     if (typeof b.prompt !== 'string' || b.prompt.length < 1) fields.push({ field: 'prompt', message: 'prompt is required.' });
-    if (typeof b.workspace_id !== 'string' || !/^ws_\S+$/.test(b.workspace_id)) fields.push({ field: 'workspace_id', message: 'workspace_id must start with ws_.' });
-    if (typeof b.project_id !== 'string' || !/^prj_\S+$/.test(b.project_id)) fields.push({ field: 'project_id', message: 'project_id must start with prj_.' });
-    if (b.params !== undefined && (typeof b.params !== 'object' || b.params === null || Array.isArray(b.params))) fields.push({ field: 'params', message: 'params must be an object.' });
-    if (b.callback_url !== undefined && (typeof b.callback_url !== 'string' || !b.callback_url.startsWith('https://'))) fields.push({ field: 'callback_url', message: 'callback_url must be an https URL.' });
+    if (typeof b.workspace_id !== 'string' || !/^ws_\S+$/.test(b.workspace_id))
+      fields.push({ field: 'workspace_id', message: 'workspace_id must start with ws_.' });
+    if (typeof b.project_id !== 'string' || !/^prj_\S+$/.test(b.project_id))
+      fields.push({ field: 'project_id', message: 'project_id must start with prj_.' });
+    if (b.params !== undefined && (typeof b.params !== 'object' || b.params === null || Array.isArray(b.params)))
+      fields.push({ field: 'params', message: 'params must be an object.' });
+    if (b.callback_url !== undefined && (typeof b.callback_url !== 'string' || !b.callback_url.startsWith('https://')))
+      fields.push({ field: 'callback_url', message: 'callback_url must be an https URL.' });
     if (fields.length > 0) return floraError(400, 'input_validation_error', 'Invalid request body.', fields);
 
     const type = b.type as FakeModel['type'];
-    const model = b.model === undefined ? this.models.find((m) => m.type === type) : this.models.find((m) => m.model_id === b.model);
+    const model =
+      b.model === undefined ? this.models.find((m) => m.type === type) : this.models.find((m) => m.model_id === b.model);
     if (!model) {
       const ids = this.models.map((m) => m.model_id).join(', ');
-      return floraError(400, 'input_validation_error', `Unknown model "${String(b.model)}". Accessible models: ${ids}.`, [{ field: 'model', message: 'Unknown model.' }]);
+      return floraError(400, 'input_validation_error', `Unknown model "${String(b.model)}". Accessible models: ${ids}.`, [
+        { field: 'model', message: 'Unknown model.' },
+      ]);
     }
 
     const key = req.headers['idempotency-key'];
@@ -491,7 +518,9 @@ export class FakeFlora {
   private listProjects(req: RecordedRequest): Reply {
     const { workspace_id, query } = req.query;
     if (workspace_id === undefined || !/^ws_\S+$/.test(workspace_id)) {
-      return floraError(400, 'input_validation_error', 'Invalid query.', [{ field: 'workspace_id', message: 'workspace_id must start with ws_.' }]);
+      return floraError(400, 'input_validation_error', 'Invalid query.', [
+        { field: 'workspace_id', message: 'workspace_id must start with ws_.' },
+      ]);
     }
     const limit = Number(req.query.limit ?? 20);
     if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
@@ -502,7 +531,10 @@ export class FakeFlora {
       (p) => p.workspace_id === workspace_id && (query === undefined || p.name.toLowerCase().includes(query.toLowerCase())),
     );
     const next = offset + limit < all.length ? Buffer.from(String(offset + limit)).toString('base64url') : null;
-    return { status: 200, body: { projects: all.slice(offset, offset + limit), meta: { next_cursor: next, total_estimate: all.length } } };
+    return {
+      status: 200,
+      body: { projects: all.slice(offset, offset + limit), meta: { next_cursor: next, total_estimate: all.length } },
+    };
   }
 
   private listGenerations(req: RecordedRequest): Reply {
@@ -510,7 +542,11 @@ export class FakeFlora {
     const limit = Number(req.query.limit ?? 20);
     const offset = req.query.cursor ? Number(Buffer.from(req.query.cursor, 'base64url').toString()) : 0;
     const all = [...this.runs.values()]
-      .filter((r) => (workspace_id === undefined || r.workspace_id === workspace_id) && (project_id === undefined || r.project_id === project_id))
+      .filter(
+        (r) =>
+          (workspace_id === undefined || r.workspace_id === workspace_id) &&
+          (project_id === undefined || r.project_id === project_id),
+      )
       .map((r) => ({ run: r, view: this.runView(r) }))
       .filter(({ view }) => status === undefined || view.status === status)
       .sort((a, b) => b.run.created_at - a.run.created_at);

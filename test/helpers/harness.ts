@@ -61,7 +61,7 @@ export async function connect(fake: FakeFlora | undefined, opts: ConnectOptions 
 /** The text of the first content block. */
 export function textOf(result: CallToolResult): string {
   const first = result.content[0];
-  if (!first || first.type !== 'text') throw new Error(`expected a text block, got ${JSON.stringify(result.content)}`);
+  if (first?.type !== 'text') throw new Error(`expected a text block, got ${JSON.stringify(result.content)}`);
   return first.text;
 }
 

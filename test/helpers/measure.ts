@@ -22,7 +22,9 @@ export function percentile(xs: readonly number[], p: number): number {
 }
 
 /** The bundle serving Streamable HTTP on a free loopback port; resolves with its /mcp URL. */
-export async function spawnHttpBundle(env: Record<string, string>): Promise<{ child: ChildProcessWithoutNullStreams; url: string }> {
+export async function spawnHttpBundle(
+  env: Record<string, string>,
+): Promise<{ child: ChildProcessWithoutNullStreams; url: string }> {
   const child = spawn(process.execPath, [BUNDLE, '--transport', 'http', '--port', '0'], {
     env: { PATH: process.env.PATH ?? '', ...env },
   });

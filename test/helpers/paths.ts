@@ -5,5 +5,8 @@ import { fileURLToPath } from 'node:url';
  * whether this module runs from test/ (vitest) or from dist/test/ (bench and soak scripts).
  */
 export const BUNDLE = fileURLToPath(
-  new URL(import.meta.url.includes('/dist/test/') ? '../../flora-generation-mcp.js' : '../../dist/flora-generation-mcp.js', import.meta.url),
+  new URL(
+    import.meta.url.includes('/dist/test/') ? '../../flora-generation-mcp.js' : '../../dist/flora-generation-mcp.js',
+    import.meta.url,
+  ),
 );

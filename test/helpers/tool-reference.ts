@@ -36,27 +36,28 @@ const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 export function renderToolReference(groups: ToolGroups): string {
   const out: string[] = [START, ''];
-  for (const { toolset, tools } of groups) for (const tool of tools) {
-    const input = z.toJSONSchema(tool.inputSchema, { target: 'draft-7', io: 'input' }) as JsonSchema;
-    const output = z.toJSONSchema(tool.outputSchema, { target: 'draft-7', io: 'output' }) as JsonSchema;
-    const a = tool.annotations;
-    out.push(`### \`${tool.name}\`: ${tool.title}`, '', tool.description, '');
-    out.push(
-      `Toolset: \`${toolset}\`. Annotations: read-only ${a.readOnlyHint}, destructive ${a.destructiveHint}, idempotent ${a.idempotentHint}, open-world ${a.openWorldHint}.`,
-      '',
-    );
-    const props = Object.entries(input.properties ?? {});
-    if (props.length > 0) {
-      out.push('| argument | type | required | description |', '|---|---|---|---|');
-      for (const [name, s] of props) {
-        const req = input.required?.includes(name) ? 'yes' : 'no';
-        out.push(`| \`${name}\` | ${cell(typeOf(s))} | ${req} | ${cell(s.description ?? '')} |`);
+  for (const { toolset, tools } of groups)
+    for (const tool of tools) {
+      const input = z.toJSONSchema(tool.inputSchema, { target: 'draft-7', io: 'input' }) as JsonSchema;
+      const output = z.toJSONSchema(tool.outputSchema, { target: 'draft-7', io: 'output' }) as JsonSchema;
+      const a = tool.annotations;
+      out.push(`### \`${tool.name}\`: ${tool.title}`, '', tool.description, '');
+      out.push(
+        `Toolset: \`${toolset}\`. Annotations: read-only ${a.readOnlyHint}, destructive ${a.destructiveHint}, idempotent ${a.idempotentHint}, open-world ${a.openWorldHint}.`,
+        '',
+      );
+      const props = Object.entries(input.properties ?? {});
+      if (props.length > 0) {
+        out.push('| argument | type | required | description |', '|---|---|---|---|');
+        for (const [name, s] of props) {
+          const req = input.required?.includes(name) ? 'yes' : 'no';
+          out.push(`| \`${name}\` | ${cell(typeOf(s))} | ${req} | ${cell(s.description ?? '')} |`);
+        }
+        out.push('');
       }
-      out.push('');
+      const fields = Object.keys(output.properties ?? {}).map((f) => `\`${f}\``);
+      out.push(`Returns (structuredContent): ${fields.join(', ')}, plus any field FLORA adds.`, '');
     }
-    const fields = Object.keys(output.properties ?? {}).map((f) => `\`${f}\``);
-    out.push(`Returns (structuredContent): ${fields.join(', ')}, plus any field FLORA adds.`, '');
-  }
   out.push(END);
   return out.join('\n');
 }

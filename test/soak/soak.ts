@@ -92,7 +92,10 @@ const FAULTS: Array<[string, (req: RecordedRequest) => Handler]> = [
     'body echoing the key',
     (req) =>
       req.method === 'POST'
-        ? () => floraError(400, 'input_validation_error', `Key ${FAKE_KEY} is not allowed here.`, [{ field: 'prompt', message: `seen ${FAKE_KEY}` }])
+        ? () =>
+            floraError(400, 'input_validation_error', `Key ${FAKE_KEY} is not allowed here.`, [
+              { field: 'prompt', message: `seen ${FAKE_KEY}` },
+            ])
         : (_r, _res, ctx) => {
             const reply = ctx.defaultReply();
             return reply.status === 200 ? { ...reply, body: { ...(reply.body as object), echoed: `Bearer ${FAKE_KEY}` } } : reply;
@@ -150,38 +153,53 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   const rssTrace: number[] = [];
   let done = 0;
 
-  const makePlan = (count: number, tag: string): Planned[] => Array.from({ length: count }, (_, i) => {
-    const r = random();
-    if (r < 0.1) return { i, name: 'list_workspaces', args: () => ({}) };
-    if (r < 0.22) return { i, name: 'list_projects', args: () => ({ workspace_id: 'ws_studio', limit: 10, ...(i % 3 === 0 ? { query: 'mug' } : {}) }) };
-    if (r < 0.34) return { i, name: 'list_models', args: () => ({ ...(i % 2 ? { type: 'image' } : {}), ...(i % 5 === 0 ? { detail: true } : {}) }) };
-    if (r < 0.62) {
+  const makePlan = (count: number, tag: string): Planned[] =>
+    Array.from({ length: count }, (_, i) => {
+      const r = random();
+      if (r < 0.1) return { i, name: 'list_workspaces', args: () => ({}) };
+      if (r < 0.22)
+        return {
+          i,
+          name: 'list_projects',
+          args: () => ({ workspace_id: 'ws_studio', limit: 10, ...(i % 3 === 0 ? { query: 'mug' } : {}) }),
+        };
+      if (r < 0.34)
+        return {
+          i,
+          name: 'list_models',
+          args: () => ({ ...(i % 2 ? { type: 'image' } : {}), ...(i % 5 === 0 ? { detail: true } : {}) }),
+        };
+      if (r < 0.62) {
+        return {
+          i,
+          name: 'start_generation_run',
+          args: () => ({
+            project_id: 'prj_s01',
+            workspace_id: 'ws_studio',
+            prompt: `${tag}-${i}`,
+            type: 'image',
+            ...(i % 2 === 0 ? { model: 't2i-flux-2-pro', params: { aspect_ratio: '16:9' } } : {}),
+            ...(i % 4 === 1 ? { wait_seconds: 3 } : {}),
+          }),
+        };
+      }
+      if (r < 0.92) {
+        return {
+          i,
+          name: 'poll_run',
+          args: () => ({
+            run_id: knownRuns.length && i % 6 !== 0 ? knownRuns[Math.floor(random() * knownRuns.length)]! : 'run_unknown0',
+            ...(i % 3 === 0 ? { wait_seconds: 2 } : {}),
+          }),
+        };
+      }
+      // Bad arguments: refused locally, never sent.
       return {
         i,
         name: 'start_generation_run',
-        args: () => ({
-          project_id: 'prj_s01',
-          workspace_id: 'ws_studio',
-          prompt: `${tag}-${i}`,
-          type: 'image',
-          ...(i % 2 === 0 ? { model: 't2i-flux-2-pro', params: { aspect_ratio: '16:9' } } : {}),
-          ...(i % 4 === 1 ? { wait_seconds: 3 } : {}),
-        }),
+        args: () => ({ project_id: 'proj_1', workspace_id: 'ws_studio', prompt: '', type: 't2i' }),
       };
-    }
-    if (r < 0.92) {
-      return {
-        i,
-        name: 'poll_run',
-        args: () => ({
-          run_id: knownRuns.length && i % 6 !== 0 ? knownRuns[Math.floor(random() * knownRuns.length)]! : 'run_unknown0',
-          ...(i % 3 === 0 ? { wait_seconds: 2 } : {}),
-        }),
-      };
-    }
-    // Bad arguments: refused locally, never sent.
-    return { i, name: 'start_generation_run', args: () => ({ project_id: 'proj_1', workspace_id: 'ws_studio', prompt: '', type: 't2i' }) };
-  });
+    });
   const plan = makePlan(opts.calls, 'soak');
 
   const one = async (p: Planned) => {
@@ -192,7 +210,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     let result: CallToolResult | 'timeout';
     try {
       result = await Promise.race([
-        client.callTool({ name: p.name, arguments: args }, undefined, { timeout: CALL_BOUND_MS + 5_000 }) as Promise<CallToolResult>,
+        client.callTool({ name: p.name, arguments: args }, undefined, {
+          timeout: CALL_BOUND_MS + 5_000,
+        }) as Promise<CallToolResult>,
         bound,
       ]);
     } catch (err) {
@@ -228,7 +248,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       starts.set(
         args.prompt,
         result.isError
-          ? { error: first?.type === 'text' ? (JSON.parse(first.text) as { error: { code: string } }).error : { code: 'malformed' } }
+          ? {
+              error:
+                first?.type === 'text' ? (JSON.parse(first.text) as { error: { code: string } }).error : { code: 'malformed' },
+            }
           : { runId: (result.structuredContent as { run_id: string }).run_id },
       );
     }
@@ -283,7 +306,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     // idempotency_key that makes a retry safe (or say the run exists).
     if (got.error && runsByPrompt.has(prompt)) {
       const key = `start_generation_run: ${got.error.code}, run exists, idempotency_key given`;
-      if (got.error.idempotency_key === undefined) violations.push(`${prompt}: ${got.error.code} without idempotency_key, yet its run exists`);
+      if (got.error.idempotency_key === undefined)
+        violations.push(`${prompt}: ${got.error.code} without idempotency_key, yet its run exists`);
       else outcomes[key] = (outcomes[key] ?? 0) + 1;
     }
   }
@@ -322,13 +346,19 @@ export function formatReport(r: SoakReport): string {
     `runs created ${r.runsCreated} for ${r.startsAnswered} starts (warm-up included)`,
     '',
     'faults injected',
-    ...Object.entries(r.faults).sort((a, b) => b[1] - a[1]).map(([k, v]) => `  ${String(v).padStart(5)}  ${k}`),
+    ...Object.entries(r.faults)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `  ${String(v).padStart(5)}  ${k}`),
     `  ${String(Object.values(r.faults).reduce((a, b) => a + b, 0)).padStart(5)}  in all`,
     '',
     'results by tool and code',
-    ...Object.entries(r.outcomes).sort().map(([k, v]) => `  ${String(v).padStart(5)}  ${k}`),
+    ...Object.entries(r.outcomes)
+      .sort()
+      .map(([k, v]) => `  ${String(v).padStart(5)}  ${k}`),
     '',
-    r.violations.length === 0 ? 'violations: none' : `violations (${r.violations.length}):\n${r.violations.map((v) => `  - ${v}`).join('\n')}`,
+    r.violations.length === 0
+      ? 'violations: none'
+      : `violations (${r.violations.length}):\n${r.violations.map((v) => `  - ${v}`).join('\n')}`,
   ];
   return lines.join('\n');
 }

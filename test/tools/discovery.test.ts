@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
-import { FAKE_KEY, FakeFlora, PROJECTS, WORKSPACES, type RecordedRequest } from '../helpers/fake-flora.js';
+import { FAKE_KEY, type FakeFlora, PROJECTS, WORKSPACES, type RecordedRequest } from '../helpers/fake-flora.js';
 import { failure, success, useConnections, type Connected } from '../helpers/harness.js';
 
 let fake: FakeFlora;
@@ -56,7 +56,7 @@ describe('list_workspaces', () => {
     ]);
   });
 
-  it('passes FLORA\'s 401 invalid_api_key through, telling the agent to fix FLORA_API_KEY, without retrying', async () => {
+  it("passes FLORA's 401 invalid_api_key through, telling the agent to fix FLORA_API_KEY, without retrying", async () => {
     fake.apiKey = 'sk_live_someone_else';
     const error = failure(await (await open()).call('list_workspaces'));
 

@@ -6,7 +6,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { compactModel, FAKE_KEY, FakeFlora, modelById, MODELS, type FakeModel, type RecordedRequest } from '../helpers/fake-flora.js';
+import {
+  compactModel,
+  FAKE_KEY,
+  type FakeFlora,
+  modelById,
+  MODELS,
+  type FakeModel,
+  type RecordedRequest,
+} from '../helpers/fake-flora.js';
 import { failure, success, useConnections } from '../helpers/harness.js';
 
 let fake: FakeFlora;
@@ -57,7 +65,7 @@ describe('list_models', () => {
     );
   });
 
-  it('with detail: true returns FLORA\'s full model objects, param specs included, and does not send detail', async () => {
+  it("with detail: true returns FLORA's full model objects, param specs included, and does not send detail", async () => {
     const out = success(await list({ detail: true }));
 
     expect(fake.requests).toHaveLength(1);
@@ -91,12 +99,15 @@ describe('list_models', () => {
     expect(out).toEqual({ models: [KLING] });
   });
 
-  it.each(['image', 'audio', 'text'] as const)('with type %s sends that filter and returns those models, compact', async (type) => {
-    const out = success(await list({ type }));
-    expectModelsRequest(fake.requests[0]!, { type });
-    expect(fake.requests).toHaveLength(1);
-    expect(out).toEqual({ models: MODELS.filter((m) => m.type === type).map(compactModel) });
-  });
+  it.each(['image', 'audio', 'text'] as const)(
+    'with type %s sends that filter and returns those models, compact',
+    async (type) => {
+      const out = success(await list({ type }));
+      expectModelsRequest(fake.requests[0]!, { type });
+      expect(fake.requests).toHaveLength(1);
+      expect(out).toEqual({ models: MODELS.filter((m) => m.type === type).map(compactModel) });
+    },
+  );
 
   it.each(['image', 'audio', 'text'] as const)('with type %s and detail: true returns those models in full', async (type) => {
     const out = success(await list({ type, detail: true }));

@@ -7,18 +7,12 @@ import type { CallToolResult, ContentBlock } from '@modelcontextprotocol/sdk/typ
 import { describe, expect, it } from 'vitest';
 import { RunMemory } from '../../src/flora/run-memory.js';
 import { nextPollDelayMs } from '../../src/tools/runs/schedule.js';
-import { FakeFlora, faults, floraError } from '../helpers/fake-flora.js';
-import {
-  failure,
-  success,
-  useConnections,
-  VALID_START,
-} from '../helpers/harness.js';
+import { type FakeFlora, faults, floraError } from '../helpers/fake-flora.js';
+import { failure, success, useConnections, VALID_START } from '../helpers/harness.js';
 
 let fake: FakeFlora;
 
 const { open } = useConnections((f) => (fake = f));
-
 
 function runPolls(runId: string): number {
   return fake.requests.filter((r) => r.method === 'GET' && r.path === `/runs/${runId}`).length;
@@ -179,7 +173,7 @@ describe('progress notifications', () => {
     }
   });
 
-  it('never go down, even when FLORA\'s progress does', async () => {
+  it("never go down, even when FLORA's progress does", async () => {
     // 90 %, then 80 % a poll (at least 1 s, past the throttle) later, then done.
     const createdAt = Date.now() - 500;
     const view = (status: string, progress: number) => () => ({
@@ -251,11 +245,9 @@ describe('cancellation', () => {
     fake.runPlan = { durationMs: 60_000 };
     const c = await open();
     const controller = new AbortController();
-    const call = c.client.callTool(
-      { name: 'start_generation_run', arguments: { ...VALID_START, wait_seconds: 40 } },
-      undefined,
-      { signal: controller.signal },
-    );
+    const call = c.client.callTool({ name: 'start_generation_run', arguments: { ...VALID_START, wait_seconds: 40 } }, undefined, {
+      signal: controller.signal,
+    });
     await new Promise((r) => setTimeout(r, 1_200));
     const cancelledAt = Date.now();
     controller.abort('user cancelled');

@@ -5,13 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { FAKE_KEY, FakeFlora, type RecordedRequest } from '../helpers/fake-flora.js';
+import { FAKE_KEY, type FakeFlora, type RecordedRequest } from '../helpers/fake-flora.js';
 import { failure, success, useConnections, VALID_START } from '../helpers/harness.js';
 
 let fake: FakeFlora;
 
 const { open } = useConnections((f) => (fake = f));
-
 
 async function poll(runId: unknown): Promise<CallToolResult> {
   return (await open()).call('poll_run', { run_id: runId });
@@ -24,8 +23,6 @@ async function startRun(args: Record<string, unknown> = { ...VALID_START }): Pro
   fake.requests.length = 0;
   return runId;
 }
-
-
 
 function expectRunRequest(req: RecordedRequest, runId: string): void {
   expect(req.method).toBe('GET');

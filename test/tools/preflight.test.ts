@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { ErrorPayload } from '../../src/errors.js';
-import { FakeFlora, faults, floraError, MODELS, type FakeModel } from '../helpers/fake-flora.js';
+import { type FakeFlora, faults, floraError, MODELS, type FakeModel } from '../helpers/fake-flora.js';
 import { failure, success, useConnections, VALID_CALLS, VALID_START, type Connected } from '../helpers/harness.js';
 
 let fake: FakeFlora;
@@ -106,7 +106,7 @@ describe('pre-flight refusals: nothing reaches POST /generate', () => {
   it.each([
     [3, 'must be at least 5 (got 3)'],
     [11, 'must be at most 10 (got 11)'],
-  ])('duration %i is outside t2v-kling-2\'s 5-10', async (duration, message) => {
+  ])("duration %i is outside t2v-kling-2's 5-10", async (duration, message) => {
     const error = refused(
       await start({ ...VALID_START, type: 'video', model: 't2v-kling-2', params: { duration } }),
       'params.duration',
@@ -121,10 +121,7 @@ describe('pre-flight refusals: nothing reaches POST /generate', () => {
     ['duration', '7', 'video', 't2v-kling-2'],
     ['seed', 1.5, 'image', 't2i-flux-2-pro'],
   ])('a non-integer %s (%j) is refused', async (name, value, type, modelId) => {
-    const error = refused(
-      await start({ ...VALID_START, type, model: modelId, params: { [name]: value } }),
-      `params.${name}`,
-    );
+    const error = refused(await start({ ...VALID_START, type, model: modelId, params: { [name]: value } }), `params.${name}`);
 
     expect(error.fields?.[0]?.message).toBe(`must be an integer (got ${JSON.stringify(value)})`);
   });
@@ -170,7 +167,12 @@ describe('pre-flight: a valid start goes through', () => {
         { name: 'seed', type: 'int?', required: false },
       ]),
     ];
-    const args = { ...VALID_START, type: 'video', model: 'i2v-runway', params: { image_url: 'https://x.example/a.png', seed: null } };
+    const args = {
+      ...VALID_START,
+      type: 'video',
+      model: 'i2v-runway',
+      params: { image_url: 'https://x.example/a.png', seed: null },
+    };
     success(await start(args));
 
     expect(posts()).toBe(1);

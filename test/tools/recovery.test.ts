@@ -6,7 +6,7 @@
  * added to FLORA's GET /generations answer, so each filter alone decides.
  */
 import { describe, expect, it } from 'vitest';
-import { FakeFlora, faults, type FakeRun, type Handler } from '../helpers/fake-flora.js';
+import { type FakeFlora, faults, type FakeRun, type Handler } from '../helpers/fake-flora.js';
 import { failure, success, useConnections, VALID_START } from '../helpers/harness.js';
 
 let fake: FakeFlora;
@@ -103,7 +103,10 @@ describe('a start is lost only when FLORA may have created its run', () => {
 
 describe('recovery takes only a run that can be ours', () => {
   it('ignores a fresh run of another project in the same workspace that FLORA lists', async () => {
-    fake.once('GET /generations', listingAlso([listed('run_otherproject', { project_id: 'prj_s02', workspace_id: START.workspace_id })]));
+    fake.once(
+      'GET /generations',
+      listingAlso([listed('run_otherproject', { project_id: 'prj_s02', workspace_id: START.workspace_id })]),
+    );
     loseNextAnswer();
     const c = await open();
 
@@ -117,7 +120,10 @@ describe('recovery takes only a run that can be ours', () => {
   });
 
   it('ignores a fresh run of the same project ID in another workspace that FLORA lists', async () => {
-    fake.once('GET /generations', listingAlso([listed('run_otherworkspace', { project_id: START.project_id, workspace_id: 'ws_client' })]));
+    fake.once(
+      'GET /generations',
+      listingAlso([listed('run_otherworkspace', { project_id: START.project_id, workspace_id: 'ws_client' })]),
+    );
     loseNextAnswer();
     const c = await open();
 
@@ -136,7 +142,9 @@ describe('recovery takes only a run that can be ours', () => {
     // Our first attempt has reached FLORA; before FLORA creates our run, a neighbour (another
     // server, so nothing marks its run as known here) starts a video in the same project.
     loseNextAnswer(async () => {
-      const other = success(await neighbourConn.call('start_generation_run', { ...VALID_START, type: 'video', model: 't2v-kling-2' }));
+      const other = success(
+        await neighbourConn.call('start_generation_run', { ...VALID_START, type: 'video', model: 't2v-kling-2' }),
+      );
       neighbourRun = other.run_id as string;
     });
 

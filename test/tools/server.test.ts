@@ -10,7 +10,7 @@ import * as z from 'zod';
 import { INSTRUCTIONS } from '../../src/server.js';
 import { listModels } from '../../src/tools/discovery/list-models.js';
 import { defineTool, type ToolDefinition } from '../../src/tools/tool.js';
-import { compactModel, FAKE_KEY, FakeFlora, faults, floraError, MODELS } from '../helpers/fake-flora.js';
+import { compactModel, FAKE_KEY, type FakeFlora, faults, floraError, MODELS } from '../helpers/fake-flora.js';
 import { failure, success, textOf, TOOL_NAMES, useConnections, VALID_CALLS, VALID_START } from '../helpers/harness.js';
 
 let fake: FakeFlora;
@@ -223,7 +223,13 @@ describe('the API key never reaches the agent', () => {
   it('is redacted from the output blocks of poll_run (text outputs and resource links)', async () => {
     fake.route('GET /runs/:id', () => ({
       status: 200,
-      body: { run_id: 'run_echo', status: 'completed', progress: 100, created_at: Date.now(), outputs: echoingOutputs('run_echo') },
+      body: {
+        run_id: 'run_echo',
+        status: 'completed',
+        progress: 100,
+        created_at: Date.now(),
+        outputs: echoingOutputs('run_echo'),
+      },
     }));
     const c = await open();
     const result = await c.call('poll_run', { run_id: 'run_echo' });
@@ -249,7 +255,7 @@ describe('the API key never reaches the agent', () => {
   });
 });
 
-describe("FLORA answers the server cannot read", () => {
+describe('FLORA answers the server cannot read', () => {
   it('an HTML 502 from a proxy is retried, then reported as a retryable upstream_error', async () => {
     fake.route('GET /models', faults.html(502));
     const c = await open();
@@ -335,7 +341,7 @@ describe('a tool that fails unexpectedly', () => {
     expect(fake.requests[0]!.rawPath).toBe('/api/v1/models');
   });
 
-  it('output that does not fit the tool\'s own schema becomes internal_error, not a malformed result', async () => {
+  it("output that does not fit the tool's own schema becomes internal_error, not a malformed result", async () => {
     const { call } = await custom();
     const error = failure(await call('misshapen'));
     expect(error.code).toBe('internal_error');

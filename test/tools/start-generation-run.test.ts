@@ -6,13 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { FAKE_KEY, FakeFlora, floraError, MODELS, type RecordedRequest } from '../helpers/fake-flora.js';
-import {
-  VALID_START,
-  failure,
-  success,
-  useConnections,
-} from '../helpers/harness.js';
+import { FAKE_KEY, type FakeFlora, floraError, MODELS, type RecordedRequest } from '../helpers/fake-flora.js';
+import { VALID_START, failure, success, useConnections } from '../helpers/harness.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -20,12 +15,9 @@ let fake: FakeFlora;
 
 const { open, current } = useConnections((f) => (fake = f));
 
-
 function start(args: Record<string, unknown>): Promise<CallToolResult> {
   return current().call('start_generation_run', args);
 }
-
-
 
 function onlyRequest(): RecordedRequest {
   expect(fake.requests).toHaveLength(1);

@@ -6,12 +6,13 @@
 import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
 import type { FakeFlora } from '../helpers/fake-flora.js';
-import { failure, success, useConnections } from '../helpers/harness.js';
+import { failure, success, TOOL_NAMES, useConnections } from '../helpers/harness.js';
 
 let fake: FakeFlora;
 const { open } = useConnections((f) => (fake = f));
 
-const GENERATE = ['list_workspaces', 'list_projects', 'list_models', 'start_generation_run', 'poll_run'];
+/** Every tool today is in the generate toolset. */
+const GENERATE = TOOL_NAMES;
 
 async function listed(env: Record<string, string>): Promise<string[]> {
   const c = await open({ env });

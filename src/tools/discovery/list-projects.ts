@@ -7,7 +7,7 @@ export const listProjects = (options: ToolOptions) =>
     name: 'list_projects',
     title: 'List FLORA projects',
     description:
-      'Lists a workspace\'s projects (prj_ IDs), most recently active first. Free, read-only. Names repeat: show the user the matches instead of picking by name. For more, pass next_cursor as cursor.',
+      "Lists a workspace's projects (prj_ IDs), most recently active first. Free, read-only. Names repeat: show the user the matches instead of picking by name. For more, pass next_cursor as cursor.",
     inputSchema: z.strictObject({
       workspace_id: workspaceField(options.defaultWorkspaceId),
       query: z.string().min(1).optional().describe('Only projects whose name matches this text.'),

@@ -30,7 +30,7 @@ export const startGenerationRun = (options: ToolOptions) =>
       'Starts one image, video, audio or text generation; returns its run_id. Billed: charged_cost is a quote FLORA settles later.',
       'Get IDs from list_workspaces and list_projects, and a model_id with its params from list_models; both are checked before sending.',
       'Pass wait_seconds to wait for the result, else call poll_run; never start again to check a run.',
-      'After timeout, network_error or upstream_error, retry only with the error\'s idempotency_key.',
+      "After timeout, network_error or upstream_error, retry only with the error's idempotency_key.",
     ].join(' '),
     inputSchema: z.strictObject({
       project_id: projectField(options.defaultProjectId),
@@ -40,7 +40,7 @@ export const startGenerationRun = (options: ToolOptions) =>
         .min(1, 'must not be empty')
         .regex(/\S/, 'must contain text, not only whitespace')
         .describe('What to generate.'),
-      type: z.enum(GENERATION_TYPES).describe('Output kind; must match the model\'s type.'),
+      type: z.enum(GENERATION_TYPES).describe("Output kind; must match the model's type."),
       model: z
         .string()
         .regex(/^\S+$/, 'must be a model_id such as "t2i-flux-2-pro" (no spaces)')
@@ -84,7 +84,8 @@ export const startGenerationRun = (options: ToolOptions) =>
           : `quoted US$${started.charged_cost.toFixed(3)}; FLORA settles the final charge later`;
       let summary = `Started run ${started.run_id} (${cost}).`;
       if (recovered) {
-        summary += ' The start\'s answer was lost on the way back, so this run was found in the project\'s history instead of being started again.';
+        summary +=
+          " The start's answer was lost on the way back, so this run was found in the project's history instead of being started again.";
       }
       const { created_at: _createdAt, ...envelope } = started;
       const result: StartResult = { summary, ...envelope, ...(recovered ? { recovered: true } : {}) };
