@@ -14,7 +14,6 @@ import { startHttpServer, type HttpServer } from '../../src/http.js';
 import { createLogger, makeRedactor } from '../../src/log.js';
 import { FAKE_KEY, floraError, type FakeFlora } from '../helpers/fake-flora.js';
 import { structuredOf, TOOL_NAMES, useFakeFlora } from '../helpers/harness.js';
-import { spawnHttpBundle } from '../helpers/measure.js';
 
 let fake: FakeFlora;
 let http: HttpServer | undefined;
@@ -331,20 +330,5 @@ describe('Streamable HTTP mode', () => {
     await closed;
     await expect(raw('/healthz', { method: 'GET' })).rejects.toThrow();
     http = undefined;
-  });
-});
-
-describe('the bundle in HTTP mode', () => {
-  it('starts with --transport http, serves /mcp, and exits cleanly on SIGTERM', async () => {
-    const { child, url } = await spawnHttpBundle({ FLORA_BASE_URL: fake.baseUrl });
-    const client = new Client({ name: 'http-bin', version: '0' });
-    await client.connect(
-      new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${FAKE_KEY}` } } }),
-    );
-    expect((await client.listTools()).tools).toHaveLength(5);
-    await client.close();
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
   });
 });
