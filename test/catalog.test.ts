@@ -1,11 +1,14 @@
 /**
  * src/flora/catalog.ts on its own: `closest` and `preflight` against hand-made model lists (no
- * HTTP), and ModelCatalog against the fake FLORA: TTL, one shared fetch, failures paused.
+ * HTTP), and ModelCatalog against the fake FLORA: TTL, one shared fetch, failures paused. Also
+ * src/flora/media-inputs.ts: which media a model takes, under which param names, and the checks
+ * preflight makes of media URLs.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FloraError } from '../src/errors.js';
 import { closest, ModelCatalog, preflight } from '../src/flora/catalog.js';
 import { FloraClient } from '../src/flora/client.js';
+import { mediaInputs, mediaParamRules } from '../src/flora/media-inputs.js';
 import type { GenerateBody, Model } from '../src/flora/schemas.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { FAKE_KEY, type FakeFlora, faults, floraError, modelById, MODELS } from './helpers/fake-flora.js';
@@ -359,5 +362,340 @@ describe('preflight: required params', () => {
   it('does not mistake an inherited object member for a given param', () => {
     const f = issue(body({ type: 'video', model: 'i2v-needs', params: {} }), [needs('constructor')]);
     expect(f).toEqual({ field: 'params.constructor', message: 'required by this model' });
+  });
+});
+
+/** A model known only by ID and capabilities, as mediaInputs reads it. */
+const ided = (model_id: string, capabilities?: string[]) => ({ model_id, capabilities });
+
+describe('mediaInputs: which media a model takes', () => {
+  it.each([
+    ['i2i-qwen-image-edit', ['image']],
+    ['i2v-kling-2.5', ['image']],
+    ['r2v-vidu-q1', ['image']],
+    ['i2v-kling-o1-references', ['image']],
+    ['i2t-gemini-2.5-flash', ['image']],
+    ['v2t-gemini-2.5-pro', ['video']],
+    ['v2v-runway-aleph', ['video']],
+    ['t2i-flux-2-pro', []],
+    ['t2v-kling-2', []],
+    ['t2a-eleven-sfx', []],
+    ['llm-claude', []],
+  ])('%s (ID prefix, no capabilities) takes %j', (id, kinds) => {
+    expect(mediaInputs(ided(id))).toEqual(kinds);
+    expect(mediaInputs(ided(id, []))).toEqual(kinds);
+  });
+
+  it('reads only a prefix, exactly: the family in the middle of an ID or in capitals does not count', () => {
+    expect(mediaInputs(ided('flux-i2i-pro'))).toEqual([]);
+    expect(mediaInputs(ided('xi2v-kling'))).toEqual([]);
+    expect(mediaInputs(ided('I2V-kling'))).toEqual([]);
+    expect(mediaInputs(ided('i2v'))).toEqual([]);
+  });
+
+  it('knows no audio-input prefix (none is documented): audio comes only from capabilities', () => {
+    expect(mediaInputs(ided('a2v-omnihuman'))).toEqual([]);
+    expect(mediaInputs(ided('a2v-omnihuman', ['audio-to-video']))).toEqual(['audio']);
+  });
+
+  it.each([
+    [['image-to-video'], ['image']],
+    [['image-to-image'], ['image']],
+    [['image-to-text'], ['image']],
+    [['video-to-text'], ['video']],
+    [['video-to-video'], ['video']],
+    [['audio-to-video'], ['audio']],
+    [['image-to-3d'], ['image']],
+    [['Image_To_Video'], ['image']],
+    [[' image to video '], ['image']],
+    [['text-to-video', 'text-generation', 'upscale'], []],
+    [['video-generation', 'image'], []],
+  ])('reads capabilities %j as %j on an ID with no known prefix', (caps, kinds) => {
+    expect(mediaInputs(ided('kling-3-omni', caps))).toEqual(kinds);
+  });
+
+  it('lists each medium once, image before video before audio, from prefix and capabilities together', () => {
+    expect(mediaInputs(ided('x', ['audio-to-video', 'video-to-video', 'image-to-video']))).toEqual(['image', 'video', 'audio']);
+    expect(mediaInputs(ided('i2v-x', ['image-to-video', 'audio-to-video']))).toEqual(['image', 'audio']);
+    expect(mediaInputs(ided('v2v-x', ['image-to-video']))).toEqual(['image', 'video']);
+  });
+
+  it('agrees with the fixture catalog (whose media models list no media param)', () => {
+    expect(Object.fromEntries(MODELS.map((m) => [m.model_id, mediaInputs(m)]))).toEqual({
+      't2i-flux-2-pro': [],
+      't2v-kling-2': [],
+      't2a-eleven-sfx': [],
+      'llm-claude': [],
+      'i2v-kling-2.5': ['image'],
+      'i2i-qwen-image-edit': ['image'],
+      'i2t-gemini-2.5-flash': ['image'],
+      'v2v-runway-aleph': ['video'],
+    });
+  });
+});
+
+describe('mediaParamRules: the names each family honours', () => {
+  const rules = (id: string, caps?: string[]) => Object.fromEntries(mediaParamRules(ided(id, caps)));
+
+  it.each(['i2i-qwen-image-edit', 'i2v-kling-2.5'])('%s honours image_url and refuses image_urls (ignored, billed)', (id) => {
+    const r = rules(id);
+    expect(Object.keys(r)).toEqual(['image_url', 'image_urls']);
+    expect(r.image_url).toEqual({ kind: 'image', shape: 'one', verdict: 'accept' });
+    expect(r.image_urls).toMatchObject({ kind: 'image', shape: 'many', verdict: 'refuse' });
+    const reason = (r.image_urls as { reason: string }).reason;
+    expect(reason).toContain('use image_url (one URL)');
+    expect(reason).toContain(`${id.slice(0, 3)} models ignore image_urls and FLORA still bills the run`);
+  });
+
+  it.each([
+    ['i2t-gemini-2.5-flash', 'image'],
+    ['v2t-gemini-2.5-pro', 'video'],
+  ] as const)('%s (vision) honours the plural %s_urls and refuses the singular (answers blind)', (id, kind) => {
+    const r = rules(id);
+    expect(Object.keys(r)).toEqual([`${kind}_url`, `${kind}_urls`]);
+    expect(r[`${kind}_urls`]).toEqual({ kind, shape: 'many', verdict: 'accept' });
+    expect(r[`${kind}_url`]).toMatchObject({ kind, shape: 'one', verdict: 'refuse' });
+    const reason = (r[`${kind}_url`] as { reason: string }).reason;
+    expect(reason).toContain(`use ${kind}_urls (a list, also for one ${kind})`);
+    expect(reason).toContain(`answer without seeing the ${kind}`);
+  });
+
+  it('refuses both video names on a video-to-video model, explaining the text-to-video billing', () => {
+    for (const r of [rules('v2v-runway-aleph'), rules('runway-aleph', ['video-to-video'])]) {
+      expect(Object.keys(r)).toEqual(['video_url', 'video_urls']);
+      for (const rule of Object.values(r)) {
+        expect(rule).toMatchObject({ kind: 'video', verdict: 'refuse' });
+        expect((rule as { reason: string }).reason).toContain('bill the run as text-to-video');
+        expect((rule as { reason: string }).reason).toContain('canvas edge');
+      }
+    }
+  });
+
+  it('accepts image_url on multi-reference models and image_urls only with a warning (undocumented)', () => {
+    for (const id of ['r2v-vidu-q1', 'i2v-kling-o1-references']) {
+      const r = rules(id);
+      expect(r.image_url).toEqual({ kind: 'image', shape: 'one', verdict: 'accept' });
+      expect(r.image_urls).toMatchObject({ kind: 'image', shape: 'many', verdict: 'warn' });
+      expect((r.image_urls as { reason: string }).reason).toContain(`whether ${id} reads image_urls`);
+    }
+  });
+
+  it('gives capability-only families the same traps as their prefix', () => {
+    expect(rules('kling-omni', ['image-to-video']).image_urls?.verdict).toBe('refuse');
+    expect(rules('gemini-vision', ['image-to-text']).image_url?.verdict).toBe('refuse');
+    expect(rules('qwen-edit', ['image-to-image']).image_urls?.verdict).toBe('refuse');
+  });
+
+  it('accepts both names where FLORA measured no trap (another "<medium>-to-" capability)', () => {
+    expect(rules('ltx-2', ['audio-to-video'])).toEqual({
+      audio_url: { kind: 'audio', shape: 'one', verdict: 'accept' },
+      audio_urls: { kind: 'audio', shape: 'many', verdict: 'accept' },
+    });
+  });
+
+  it('lets the prefix decide over a capability of the same medium', () => {
+    const r = rules('i2v-x', ['image-to-text']);
+    expect(r.image_url?.verdict).toBe('accept');
+    expect(r.image_urls?.verdict).toBe('refuse');
+  });
+
+  it('has no rules for a model that takes no media', () => {
+    expect(rules('t2i-flux-2-pro', ['text-to-image'])).toEqual({});
+  });
+});
+
+describe('preflight: media params', () => {
+  const I2V = modelById('i2v-kling-2.5');
+  const I2T = modelById('i2t-gemini-2.5-flash');
+  const MEDIA: Model[] = [...CATALOG, I2V, I2T, modelById('v2v-runway-aleph')];
+  const FLORA_URL = 'https://media.flora.ai/2026/05/01/abc123/mug.png';
+
+  const i2v = (params: Record<string, unknown>) => body({ type: 'video', model: 'i2v-kling-2.5', params });
+  const i2t = (params: Record<string, unknown>) => body({ type: 'text', model: 'i2t-gemini-2.5-flash', params });
+  const warnings = (b: GenerateBody) => preflight(b, MEDIA);
+  const only = (b: GenerateBody) => issue(b, MEDIA);
+
+  it('accepts a media param the catalog does not list, on FLORA hosts without a warning', () => {
+    expect(I2V.params.map((p) => p.name)).toEqual(['duration']);
+    for (const url of [
+      FLORA_URL,
+      'https://ik.imagekit.io/flora/a.png',
+      'https://assets.flora.ai/a.png',
+      'https://flora.ai/a.png',
+      'HTTPS://MEDIA.FLORA.AI/a.png',
+    ]) {
+      expect(warnings(i2v({ image_url: url, duration: '10' })), url).toEqual([]);
+    }
+    expect(warnings(i2t({ image_urls: [FLORA_URL, 'https://ik.imagekit.io/b.png'] }))).toEqual([]);
+  });
+
+  it('returns no warnings for a body without media, or without a model', () => {
+    expect(preflight(body({ model: 't2i-flux-2-pro', params: { aspect_ratio: '16:9' } }), MEDIA)).toEqual([]);
+    expect(preflight(body({ params: { image_url: 'mug.png' } }), MEDIA)).toEqual([]);
+  });
+
+  it('warns (does not refuse) when a URL is on a host FLORA may not fetch from, naming the fields and upload_media', () => {
+    const [warning, ...rest] = warnings(i2v({ image_url: 'https://cdn.example.com/mug.png' }));
+    expect(rest).toEqual([]);
+    expect(warning).toBe(
+      "params.image_url is not an https URL on FLORA's media hosts (media.flora.ai, ik.imagekit.io), which FLORA may fail to fetch; FLORA advises re-hosting media first: if the run fails or ignores it, upload the file with upload_media and pass the url it returns.",
+    );
+  });
+
+  it.each([
+    ['plain http on a FLORA host', 'http://media.flora.ai/a.png'],
+    ['a look-alike host', 'https://media.flora.ai.example.com/a.png'],
+    ['a host ending in flora.ai without the dot', 'https://notflora.ai/a.png'],
+  ])('counts %s as outside FLORA', (_name, url) => {
+    expect(warnings(i2v({ image_url: url }))).toEqual([expect.stringContaining('params.image_url is not an https URL')]);
+  });
+
+  it('groups the fields of one concern into one warning, list elements by index', () => {
+    const w = warnings(i2t({ image_urls: [FLORA_URL, 'https://a.example/1.png', 'http://b.example/2.png'] }));
+    expect(w).toEqual([expect.stringMatching(/^params\.image_urls\[1\], params\.image_urls\[2\] are not https URLs on/)]);
+  });
+
+  it.each([
+    'http://localhost:8080/mug.png',
+    'http://127.0.0.1/mug.png',
+    'http://10.1.2.3/mug.png',
+    'http://172.20.0.5/mug.png',
+    'http://192.168.1.10/mug.png',
+    'http://169.254.169.254/latest',
+    'http://[::1]:3000/mug.png',
+    'http://[fd00::1]/mug.png',
+    'https://printer.local/mug.png',
+    'https://files.corp.internal/mug.png',
+  ])('warns that %s is unreachable from FLORA', (url) => {
+    expect(warnings(i2v({ image_url: url }))).toEqual([
+      "params.image_url points at a local or private address FLORA's servers cannot reach: upload the file with upload_media and pass the url it returns.",
+    ]);
+  });
+
+  it.each([
+    'http://172.32.0.1/a.png',
+    'http://11.0.0.1/a.png',
+    'http://192.169.0.1/a.png',
+    'https://localhost.example.com/a.png',
+  ])('does not mistake the public address %s for a private one', (url) => {
+    expect(warnings(i2v({ image_url: url }))).toEqual([expect.stringContaining('is not an https URL')]);
+  });
+
+  it.each([
+    ['a file name', 'mug.png', '"mug.png"'],
+    ['a local path', '/Users/me/mug.png', '"/Users/me/mug.png"'],
+    ['a file: URL', 'file:///Users/me/mug.png', '"file:///Users/me/mug.png"'],
+    ['an ftp URL', 'ftp://example.com/mug.png', '"ftp://example.com/mug.png"'],
+    ['an empty string', '', '""'],
+    ['a URL without a host', 'https://', '"https://"'],
+    ['a URL with spaces around it', ' https://media.flora.ai/a.png', '" https://media.flora.ai/a.png"'],
+    ['a number', 5, '5'],
+    ['an object', { url: 'https://media.flora.ai/a.png' }, '{"url":"https://media.flora.ai/a.png"}'],
+    ['a list', ['https://media.flora.ai/a.png'], '["https://media.flora.ai/a.png"]'],
+  ])('refuses %s as image_url, naming the field and upload_media', (_name, value, shown) => {
+    expect(only(i2v({ image_url: value }))).toEqual({
+      field: 'params.image_url',
+      message: `must be an http(s) URL (got ${shown}); for a local file, upload the file with upload_media and pass the url it returns`,
+    });
+  });
+
+  it('cuts a long value (a data: URI) short in the message', () => {
+    const data = `data:image/png;base64,${'A'.repeat(100_000)}`;
+    const e = refusal(i2v({ image_url: data }), MEDIA);
+    expect(e.fields?.[0]?.message).toContain('(got "data:image/png;base64,AAAA');
+    expect(e.message.length).toBeLessThan(1_000);
+  });
+
+  it('checks every element of a plural, naming the index', () => {
+    const e = refusal(i2t({ image_urls: [FLORA_URL, 'mug.png', 7] }), MEDIA);
+    expect(e.fields?.map((f) => f.field)).toEqual(['params.image_urls[1]', 'params.image_urls[2]']);
+    expect(e.fields?.[0]?.message).toContain('(got "mug.png"); for a local file, upload the file with upload_media');
+  });
+
+  it.each([
+    ['a string', FLORA_URL, `must be a list of http(s) URLs (use ["${FLORA_URL}"])`],
+    ['an empty list', [], 'must list at least one http(s) URL'],
+    ['an object', { a: 1 }, 'must be a list of http(s) URLs (got {"a":1})'],
+  ])('refuses %s as a plural', (_name, value, message) => {
+    expect(only(i2t({ image_urls: value }))).toEqual({ field: 'params.image_urls', message });
+  });
+
+  it('treats null as not given (no check, no warning), as for any param', () => {
+    expect(warnings(i2v({ image_url: null }))).toEqual([]);
+    expect(warnings(i2t({ image_urls: null }))).toEqual([]);
+  });
+
+  it('refuses image_urls on i2v and i2i, telling to use image_url', () => {
+    expect(only(i2v({ image_urls: [FLORA_URL] }))).toEqual({
+      field: 'params.image_urls',
+      message: 'use image_url (one URL): i2v models ignore image_urls and FLORA still bills the run (measured by FLORA)',
+    });
+    const i2i = body({ model: 'i2i-qwen-image-edit', params: { image_urls: [FLORA_URL] } });
+    expect(issue(i2i, [modelById('i2i-qwen-image-edit')]).message).toContain(
+      'use image_url (one URL): i2i models ignore image_urls',
+    );
+  });
+
+  it('refuses image_url on a vision model, telling to use image_urls', () => {
+    expect(only(i2t({ image_url: FLORA_URL }))).toEqual({
+      field: 'params.image_url',
+      message:
+        'use image_urls (a list, also for one image): given image_url, vision models answer without seeing the image and FLORA still bills the run (measured by FLORA)',
+    });
+  });
+
+  it('refuses video_url on a video-to-video model with the explanation', () => {
+    const f = only(body({ type: 'video', model: 'v2v-runway-aleph', params: { video_url: 'https://media.flora.ai/a.mp4' } }));
+    expect(f.field).toBe('params.video_url');
+    expect(f.message).toContain('video-to-video models ignore video_url and bill the run as text-to-video');
+  });
+
+  it('warns about image_urls on a multi-reference model, and still checks its URLs', () => {
+    const r2v = m('r2v-vidu-q1', 'video');
+    expect(preflight(body({ type: 'video', model: 'r2v-vidu-q1', params: { image_urls: [FLORA_URL] } }), [r2v])).toEqual([
+      'params.image_urls: FLORA has not documented whether r2v-vidu-q1 reads image_urls; only one image_url is known to be honoured. Check the result, or pass one image_url.',
+    ]);
+    expect(issue(body({ type: 'video', model: 'r2v-vidu-q1', params: { image_urls: ['a.png'] } }), [r2v]).field).toBe(
+      'params.image_urls[0]',
+    );
+  });
+
+  it('refuses a medium the model does not take as unknown, naming the names it does accept', () => {
+    expect(only(i2v({ video_url: FLORA_URL }))).toEqual({
+      field: 'params.video_url',
+      message:
+        'unknown parameter; i2v-kling-2.5 accepts duration, image_url. It takes no input video (video_url/video_urls): pick a model whose list_models entry has inputs ["video"]',
+    });
+  });
+
+  it('still refuses media params on a model that takes no media as unknown', () => {
+    expect(only(body({ model: 't2i-flux-2-pro', params: { image_url: FLORA_URL } }))).toEqual({
+      field: 'params.image_url',
+      message:
+        'unknown parameter; t2i-flux-2-pro accepts aspect_ratio, seed, guidance, raw, styles, negative. It takes no input image (image_url/image_urls): pick a model whose list_models entry has inputs ["image"]',
+    });
+    expect(only(body({ type: 'audio', model: 't2a-eleven-sfx', params: { audio_url: FLORA_URL } })).message).toBe(
+      't2a-eleven-sfx takes no params. It takes no input audio (audio_url/audio_urls): pick a model whose list_models entry has inputs ["audio"]',
+    );
+  });
+
+  it('keeps a listed media param to the catalog spec, then checks its URL', () => {
+    // t2v-kling-2 in CATALOG lists image_url as a required string, though its prefix says nothing.
+    expect(only(video({ image_url: 5 }))).toEqual({ field: 'params.image_url', message: 'must be a string (got 5)' });
+    expect(only(video({ image_url: 'mug.png' })).message).toContain('must be an http(s) URL (got "mug.png")');
+    expect(preflight(video({ image_url: FLORA_URL }), CATALOG)).toEqual([]);
+    expect(preflight(video({ image_url: 'https://x.example/a.png' }), CATALOG)).toHaveLength(1);
+  });
+
+  it('trusts the catalog over a measured trap: a listed image_urls on an i2v model is accepted', () => {
+    const listed = { ...I2V, params: [...I2V.params, { name: 'image_urls', type: 'string[]', required: false }] };
+    expect(preflight(i2v({ image_urls: [FLORA_URL] }), [listed])).toEqual([]);
+    expect(issue(i2v({ image_urls: [FLORA_URL, 'b.png'] }), [listed]).field).toBe('params.image_urls[1]');
+  });
+
+  it('reports media problems in param order, among the others', () => {
+    const e = refusal(i2v({ duration: '7', image_urls: [FLORA_URL], steps: 1 }), MEDIA);
+    expect(e.fields?.map((f) => f.field)).toEqual(['params.duration', 'params.image_urls', 'params.steps']);
+    expect(e.fields?.[2]?.message).toBe('unknown parameter; i2v-kling-2.5 accepts duration, image_url');
   });
 });

@@ -172,7 +172,9 @@ describe('URL joining', () => {
       ['GET', '/api/v1/models', { type: 'video' }],
       ['GET', '/api/v1/models', {}],
     ]);
-    expect(video.models.map((m) => m.model_id)).toEqual(['t2v-kling-2']);
+    expect(video.models.map((m) => m.model_id)).toEqual(fake.models.filter((m) => m.type === 'video').map((m) => m.model_id));
+    expect(video.models.map((m) => m.model_id)).toContain('t2v-kling-2');
+    expect(video.models.every((m) => m.type === 'video')).toBe(true);
     expect(all.models).toHaveLength(fake.models.length);
   });
 

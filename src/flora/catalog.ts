@@ -3,11 +3,13 @@
  * free, but it silently accepts an unknown param value, runs with its default and bills it; so
  * the model and its params are checked here, before POST /generate, with errors that name what
  * is valid. The catalog is cached (10 min) and concurrent callers share one fetch. When it cannot
- * be fetched the check is skipped: it must never block a valid call.
+ * be fetched the check is skipped: it must never block a valid call. Media params (image_url …),
+ * which the catalog often does not list, are judged by media-inputs.ts.
  */
 import { FloraError, type FieldIssue } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { FloraClient } from './client.js';
+import { MEDIA_PARAMS, MediaValueCheck, mediaKindOf, mediaParamRules } from './media-inputs.js';
 import type { GenerateBody, Model } from './schemas.js';
 
 const CATALOG_TTL_MS = 10 * 60_000;
@@ -55,9 +57,12 @@ export class ModelCatalog {
   }
 }
 
-/** Refuses, before anything is sent, a start FLORA would reject or silently bill wrongly. */
-export function preflight(body: GenerateBody, models: readonly Model[]): void {
-  if (body.model === undefined) return; // the workspace default: nothing to check against
+/**
+ * Refuses, before anything is sent, a start FLORA would reject or silently bill wrongly. Returns
+ * warnings for the agent about what may still go wrong (e.g. a media URL FLORA may not fetch).
+ */
+export function preflight(body: GenerateBody, models: readonly Model[]): string[] {
+  if (body.model === undefined) return []; // the workspace default: nothing to check against
   const sameType = models.filter((m) => m.type === body.type);
   const model = models.find((m) => m.model_id === body.model);
   if (!model || model.type !== body.type) {
@@ -71,10 +76,11 @@ export function preflight(body: GenerateBody, models: readonly Model[]): void {
       : `no ${body.type} model is available to this key`;
     refuse(`${what}. Use a model_id from list_models; ${valid}.`, [{ field: 'model', message: `${what}; ${valid}` }]);
   }
-  const fields = checkParams(body.params ?? {}, model);
+  const { fields, warnings } = checkParams(body.params ?? {}, model);
   if (fields.length > 0) {
     refuse(`params do not fit model ${model.model_id}: ${fields.map((f) => `${f.field}: ${f.message}`).join('; ')}.`, fields);
   }
+  return warnings;
 }
 
 function refuse(message: string, fields: FieldIssue[]): never {
@@ -85,30 +91,54 @@ function refuse(message: string, fields: FieldIssue[]): never {
   );
 }
 
-function checkParams(params: Record<string, unknown>, model: Model): FieldIssue[] {
+function checkParams(params: Record<string, unknown>, model: Model): { fields: FieldIssue[]; warnings: string[] } {
   const specs = new Map(model.params.map((p) => [p.name, p]));
-  const accepted = model.params.map((p) => p.name);
+  const media = mediaParamRules(model);
+  // The catalog's names, then the media names the model honours that the catalog leaves out.
+  const accepted = [
+    ...specs.keys(),
+    ...[...media].filter(([name, rule]) => rule.verdict !== 'refuse' && !specs.has(name)).map(([name]) => name),
+  ];
   const fields: FieldIssue[] = [];
+  const values = new MediaValueCheck();
   for (const [name, value] of Object.entries(params)) {
+    const field = `params.${name}`;
     const spec = specs.get(name);
-    if (!spec) {
-      fields.push({
-        field: `params.${name}`,
-        message: accepted.length
-          ? `unknown parameter; ${model.model_id} accepts ${accepted.join(', ')}`
-          : `${model.model_id} takes no params`,
-      });
+    if (spec) {
+      // The catalog's word stands; a media param must still be a URL.
+      const problem = checkValue(value, spec);
+      if (problem) fields.push({ field, message: problem });
+      else if (mediaKindOf(name)) fields.push(...values.check(field, value, 'either'));
       continue;
     }
-    const problem = checkValue(value, spec);
-    if (problem) fields.push({ field: `params.${name}`, message: problem });
+    const rule = media.get(name);
+    if (!rule) {
+      fields.push({ field, message: unknownParam(name, model, accepted) });
+      continue;
+    }
+    if (rule.verdict === 'refuse') {
+      fields.push({ field, message: rule.reason });
+      continue;
+    }
+    if (rule.verdict === 'warn') values.note(field, rule.reason);
+    fields.push(...values.check(field, value, rule.shape));
   }
   for (const spec of model.params) {
     if (spec.required && spec.default === undefined && (!Object.hasOwn(params, spec.name) || params[spec.name] === null)) {
       fields.push({ field: `params.${spec.name}`, message: 'required by this model' });
     }
   }
-  return fields;
+  return { fields, warnings: values.warnings() };
+}
+
+function unknownParam(name: string, model: Model, accepted: readonly string[]): string {
+  const base = accepted.length
+    ? `unknown parameter; ${model.model_id} accepts ${accepted.join(', ')}`
+    : `${model.model_id} takes no params`;
+  const kind = mediaKindOf(name)?.kind;
+  if (!kind) return base;
+  const names = `${MEDIA_PARAMS[kind].one}/${MEDIA_PARAMS[kind].many}`;
+  return `${base}. It takes no input ${kind} (${names}): pick a model whose list_models entry has inputs ["${kind}"]`;
 }
 
 function checkValue(value: unknown, spec: Model['params'][number]): string | undefined {

@@ -8,7 +8,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FAKE_KEY, FakeFlora } from '../helpers/fake-flora.js';
+import { FAKE_KEY, FakeFlora, MODELS } from '../helpers/fake-flora.js';
 import { errorOf, structuredOf, TOOL_NAMES, VALID_CALLS, VALID_START } from '../helpers/harness.js';
 import { BUNDLE } from '../helpers/paths.js';
 
@@ -93,7 +93,7 @@ describe('stdio server', () => {
       const models = structuredOf<{ models: Array<{ model_id: string }> }>(
         (await client.callTool({ name: 'list_models', arguments: { type: 'image' } })) as CallToolResult,
       );
-      expect(models.models.map((m) => m.model_id)).toEqual(['t2i-flux-2-pro']);
+      expect(models.models.map((m) => m.model_id)).toEqual(MODELS.filter((m) => m.type === 'image').map((m) => m.model_id));
 
       const started = structuredOf<{ run_id: string }>(
         (await client.callTool({ name: 'start_generation_run', arguments: { ...VALID_START } })) as CallToolResult,
@@ -160,7 +160,7 @@ describe('stdio server', () => {
     const listed = await raw.waitFor(2);
     const result = listed.result as CallToolResult;
     expect(result.isError).toBeUndefined();
-    expect((result.structuredContent as { models: unknown[] }).models).toHaveLength(4);
+    expect((result.structuredContent as { models: unknown[] }).models).toHaveLength(MODELS.length);
 
     raw.child.stdin.end();
     expect(await raw.exited).toBe(0);

@@ -119,6 +119,71 @@ export const MODELS: FakeModel[] = [
     estimated_seconds: 4,
     params: [],
   },
+  // Models that take input media. As FLORA's catalog often does, none lists its media param
+  // (image_url, image_urls, video_url): the ID prefix and capabilities are what tell.
+  {
+    model_id: 'i2v-kling-2.5',
+    name: 'Kling 2.5 Turbo Pro',
+    type: 'video',
+    provider: 'kling',
+    capabilities: ['image-to-video'],
+    estimated_credits: 327,
+    estimated_seconds: 120,
+    params: [
+      {
+        name: 'duration',
+        type: 'string',
+        required: false,
+        default: '5',
+        options: [
+          { label: '5 seconds', value: '5' },
+          { label: '10 seconds', value: '10' },
+        ],
+      },
+    ],
+  },
+  {
+    model_id: 'i2i-qwen-image-edit',
+    name: 'Qwen Image Edit',
+    type: 'image',
+    provider: 'alibaba',
+    capabilities: ['image-to-image'],
+    estimated_credits: 40,
+    estimated_seconds: 25,
+    params: [
+      {
+        name: 'aspect_ratio',
+        type: 'string',
+        required: false,
+        default: '1:1',
+        options: [
+          { label: 'Square', value: '1:1' },
+          { label: 'Portrait', value: '9:16' },
+          { label: 'Wide', value: '16:9' },
+        ],
+      },
+    ],
+  },
+  {
+    model_id: 'i2t-gemini-2.5-flash',
+    name: 'Gemini 2.5 Flash (vision)',
+    type: 'text',
+    provider: 'google',
+    capabilities: ['image-to-text'],
+    estimated_credits: 3,
+    estimated_seconds: 6,
+    params: [],
+  },
+  {
+    model_id: 'v2v-runway-aleph',
+    name: 'Runway Aleph',
+    type: 'video',
+    provider: 'runway',
+    capabilities: ['video-to-video'],
+    estimated_credits: 600,
+    estimated_seconds: 150,
+    params: [],
+  },
 ];
 
 /** The model of MODELS with this ID; throws when there is none, so no test passes on nothing. */
@@ -169,15 +234,26 @@ export const PROJECTS: FakeProject[] = [
   },
 ];
 
+/** The input media of each fixture model that takes any, written out by hand (an oracle, not a derivation). */
+export const MODEL_INPUTS: Readonly<Record<string, readonly string[]>> = {
+  'i2v-kling-2.5': ['image'],
+  'i2i-qwen-image-edit': ['image'],
+  'i2t-gemini-2.5-flash': ['image'],
+  'v2v-runway-aleph': ['video'],
+};
+
 /**
  * The test oracle for list_models' default (compact) view of a model: exactly these keys, param
- * names only, beta only when FLORA sent it. Written out here, not taken from src.
+ * names only, inputs only for models that take media, beta only when FLORA sent it. Written out
+ * here, not taken from src.
  */
 export function compactModel(m: FakeModel): Record<string, unknown> {
+  const inputs = MODEL_INPUTS[m.model_id];
   return {
     model_id: m.model_id,
     name: m.name,
     type: m.type,
+    ...(inputs ? { inputs } : {}),
     provider: m.provider,
     estimated_seconds: m.estimated_seconds,
     estimated_credits: m.estimated_credits,

@@ -88,7 +88,10 @@ describe('list_models', () => {
 
     expect(fake.requests).toHaveLength(1);
     expectModelsRequest(fake.requests[0]!, { type: 'video' });
-    expect(out).toEqual({ models: [{ ...keptFields(KLING), beta: true, params: ['duration'] }] });
+    expect(out).toEqual({ models: MODELS.filter((m) => m.type === 'video').map(compactModel) });
+    const models = out.models as Array<Record<string, unknown>>;
+    expect(models.map((m) => m.type)).toEqual(['video', 'video', 'video']);
+    expect(models[0]).toEqual({ ...keptFields(KLING), beta: true, params: ['duration'] });
   });
 
   it('with type video and detail: true sends only ?type=video and returns the video models, params included', async () => {
@@ -96,7 +99,8 @@ describe('list_models', () => {
 
     expect(fake.requests).toHaveLength(1);
     expectModelsRequest(fake.requests[0]!, { type: 'video' });
-    expect(out).toEqual({ models: [KLING] });
+    expect(out).toEqual({ models: MODELS.filter((m) => m.type === 'video') });
+    expect((out.models as Array<Record<string, unknown>>)[0]).toEqual(KLING);
   });
 
   it.each(['image', 'audio', 'text'] as const)(
@@ -128,6 +132,38 @@ describe('list_models', () => {
       ],
     });
     expect((out.models as Array<Record<string, unknown>>)[1]).not.toHaveProperty('beta');
+  });
+
+  it('shows the media a model takes as inputs, for models whose catalog entry lists no media param', async () => {
+    const out = success(await list());
+    const byId = new Map((out.models as Array<Record<string, unknown>>).map((m) => [m.model_id, m]));
+
+    const i2v = modelById('i2v-kling-2.5');
+    expect(i2v.params.map((p) => p.name)).not.toContain('image_url');
+    expect(byId.get('i2v-kling-2.5')).toEqual({ ...keptFields(i2v), inputs: ['image'], params: ['duration'] });
+    expect(byId.get('i2i-qwen-image-edit')?.inputs).toEqual(['image']);
+    expect(byId.get('i2t-gemini-2.5-flash')?.inputs).toEqual(['image']);
+    expect(byId.get('v2v-runway-aleph')?.inputs).toEqual(['video']);
+    // No inputs key at all for a model that takes no media: the compact view stays short.
+    for (const id of ['t2i-flux-2-pro', 't2v-kling-2', 't2a-eleven-sfx', 'llm-claude']) {
+      expect(byId.get(id), id).not.toHaveProperty('inputs');
+    }
+  });
+
+  it('reads inputs from capabilities when the ID prefix says nothing', async () => {
+    const base = keptFields(KLING);
+    fake.models = [
+      { ...KLING, model_id: 'kling-3-omni', capabilities: ['text-to-video', 'Image-to-Video'] },
+      { ...KLING, model_id: 'ltx-2', capabilities: ['text-to-video', 'audio-to-video'] },
+      { ...KLING, model_id: 'veo-3', capabilities: ['text-to-video'] },
+    ];
+    const models = success(await list()).models as Array<Record<string, unknown>>;
+
+    expect(models).toEqual([
+      { ...base, model_id: 'kling-3-omni', inputs: ['image'], params: ['duration'] },
+      { ...base, model_id: 'ltx-2', inputs: ['audio'], params: ['duration'] },
+      { ...base, model_id: 'veo-3', params: ['duration'] },
+    ]);
   });
 
   it('returns an empty list as a normal result', async () => {

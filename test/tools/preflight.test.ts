@@ -2,7 +2,9 @@
  * start_generation_run's pre-flight checks through the real SDK client: a start FLORA would
  * reject or silently bill wrongly is refused before POST /generate, with an error naming what
  * is valid; the model catalog behind the checks is fetched once and shared; when it cannot be
- * had the start goes ahead unchecked. Also FLORA_WORKSPACE_ID / FLORA_PROJECT_ID as defaults.
+ * had the start goes ahead unchecked. Media params (image_url …) that the catalog does not list
+ * pass for models that take media, as URLs, with FLORA's measured traps refused and hosts FLORA
+ * may not fetch from warned about. Also FLORA_WORKSPACE_ID / FLORA_PROJECT_ID as defaults.
  */
 import { describe, expect, it } from 'vitest';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
@@ -183,6 +185,112 @@ describe('pre-flight: a valid start goes through', () => {
     success(await start({ ...VALID_START, params: { anything: 'goes' } }));
 
     expect(sequence()).toEqual(['POST /generate']);
+  });
+});
+
+describe('media params: accepted where the model takes media, even when the catalog does not list them', () => {
+  const FLORA_URL = 'https://media.flora.ai/2026/05/01/a1b2c3/mug.png';
+  const i2v = (params: Record<string, unknown>) => ({ ...VALID_START, type: 'video', model: 'i2v-kling-2.5', params });
+  const i2t = (params: Record<string, unknown>) => ({ ...VALID_START, type: 'text', model: 'i2t-gemini-2.5-flash', params });
+
+  it('image_url on an i2v model whose catalog entry lacks it reaches FLORA unchanged; a FLORA host gets no warning', async () => {
+    const catalogEntry = fake.models.find((m) => m.model_id === 'i2v-kling-2.5');
+    expect(catalogEntry?.params.map((p) => p.name)).toEqual(['duration']);
+    const args = i2v({ image_url: FLORA_URL, duration: '10' });
+    const out = success(await start(args));
+
+    expect(sequence()).toEqual(['GET /models', 'POST /generate']);
+    expect(fake.requests[1]!.body).toStrictEqual(args);
+    expect(out).not.toHaveProperty('warnings');
+    expect(out.summary).toBe(
+      `Started run ${out.run_id as string} (quoted US$0.327; FLORA settles the final charge later). Next: poll_run with this run_id and wait_seconds up to 50.`,
+    );
+  });
+
+  it('"mug.png" as image_url is refused naming params.image_url and pointing at upload_media', async () => {
+    const error = refused(await start(i2v({ image_url: 'mug.png' })), 'params.image_url');
+
+    expect(error.fields?.[0]?.message).toBe(
+      'must be an http(s) URL (got "mug.png"); for a local file, upload the file with upload_media and pass the url it returns',
+    );
+    expect(error.message).toContain('params do not fit model i2v-kling-2.5: params.image_url: must be an http(s) URL');
+  });
+
+  it.each([
+    ['i2v-kling-2.5', 'video', 'i2v'],
+    ['i2i-qwen-image-edit', 'image', 'i2i'],
+  ])('image_urls on %s is refused: FLORA would ignore it and bill the run', async (model, type, family) => {
+    const error = refused(await start({ ...VALID_START, type, model, params: { image_urls: [FLORA_URL] } }), 'params.image_urls');
+
+    expect(error.fields?.[0]?.message).toBe(
+      `use image_url (one URL): ${family} models ignore image_urls and FLORA still bills the run (measured by FLORA)`,
+    );
+  });
+
+  it('image_url on a vision (i2t) model is refused: it would answer blind', async () => {
+    const error = refused(await start(i2t({ image_url: FLORA_URL })), 'params.image_url');
+
+    expect(error.fields?.[0]?.message).toBe(
+      'use image_urls (a list, also for one image): given image_url, vision models answer without seeing the image and FLORA still bills the run (measured by FLORA)',
+    );
+  });
+
+  it('image_urls on a vision (i2t) model goes through, the list unchanged', async () => {
+    const args = i2t({ image_urls: [FLORA_URL, 'https://ik.imagekit.io/flora/b.png'] });
+    const out = success(await start(args));
+
+    expect(posts()).toBe(1);
+    expect(fake.requestsTo('POST', '/generate')[0]!.body).toStrictEqual(args);
+    expect(out).not.toHaveProperty('warnings');
+  });
+
+  it('video_url on a video-to-video model is refused, explaining it would be billed as text-to-video', async () => {
+    const error = refused(
+      await start({
+        ...VALID_START,
+        type: 'video',
+        model: 'v2v-runway-aleph',
+        params: { video_url: 'https://media.flora.ai/a.mp4' },
+      }),
+      'params.video_url',
+    );
+
+    expect(error.fields?.[0]?.message).toContain(
+      'FLORA measured that video-to-video models ignore video_url and bill the run as text-to-video',
+    );
+    expect(error.message).toContain('canvas edge');
+  });
+
+  it('a URL on another host is sent, with a warning in the result and a sentence in the summary', async () => {
+    const args = i2v({ image_url: 'https://cdn.example.com/mug.png' });
+    const out = success(await start(args));
+
+    expect(posts()).toBe(1);
+    expect(fake.requestsTo('POST', '/generate')[0]!.body).toStrictEqual(args);
+    expect(out.warnings).toEqual([
+      "params.image_url is not an https URL on FLORA's media hosts (media.flora.ai, ik.imagekit.io), which FLORA may fail to fetch; FLORA advises re-hosting media first: if the run fails or ignores it, upload the file with upload_media and pass the url it returns.",
+    ]);
+    expect(out.summary).toBe(
+      `Started run ${out.run_id as string} (quoted US$0.327; FLORA settles the final charge later). Read warnings: the run may not use its input media as given. Next: poll_run with this run_id and wait_seconds up to 50.`,
+    );
+  });
+
+  it('the warning stays in the result when the call also waits for the run', async () => {
+    const out = success(await start({ ...i2v({ image_url: 'http://localhost:8080/mug.png' }), wait_seconds: 5 }), 1);
+
+    expect((out.run as { status: string }).status).toBe('completed');
+    expect(out.warnings).toEqual([expect.stringContaining('params.image_url points at a local or private address')]);
+    expect(out.summary).toContain('Read warnings');
+  });
+
+  it.each([
+    ['t2i-flux-2-pro', 'image', 'image_url', 'image'],
+    ['t2v-kling-2', 'video', 'video_url', 'video'],
+  ])('%s (no media input) still refuses %s as an unknown param', async (model, type, name, kind) => {
+    const error = refused(await start({ ...VALID_START, type, model, params: { [name]: FLORA_URL } }), `params.${name}`);
+
+    expect(error.fields?.[0]?.message).toMatch(new RegExp(`^unknown parameter; ${model} accepts `));
+    expect(error.fields?.[0]?.message).toContain(`It takes no input ${kind}`);
   });
 });
 

@@ -1,13 +1,20 @@
 import * as z from 'zod';
+import { mediaInputs } from '../../flora/media-inputs.js';
 import { GENERATION_TYPES, type Model } from '../../flora/schemas.js';
 import { defineTool } from '../tool.js';
 
-/** What the agent needs to choose a model, without every parameter's spec (context is scarce). */
+/**
+ * What the agent needs to choose a model, without every parameter's spec (context is scarce).
+ * `inputs` only for models that take media: FLORA's catalog often does not list image_url and
+ * the like, so without it an image-to-video model cannot be told from a text-to-video one.
+ */
 function compact(m: Model): Pick<Model, 'model_id'> & Record<string, unknown> {
+  const inputs = mediaInputs(m);
   const out: Pick<Model, 'model_id'> & Record<string, unknown> = {
     model_id: m.model_id,
     name: m.name,
     type: m.type,
+    ...(inputs.length > 0 ? { inputs } : {}),
     provider: m.provider,
     estimated_seconds: m.estimated_seconds,
     estimated_credits: m.estimated_credits,
@@ -22,7 +29,7 @@ export const listModels = () =>
     name: 'list_models',
     title: 'List FLORA models',
     description:
-      'Lists usable models: model_id (for start_generation_run), type, provider, typical seconds and credits (about US$0.001 each), param names. Free, read-only. detail: true adds param specs (types, options, min/max, defaults).',
+      'Lists usable models: model_id (for start_generation_run), type, inputs (media it takes, as params.image_url etc.), provider, typical seconds and credits (about US$0.001 each), param names. Free, read-only. detail: true adds param specs (types, options, min/max, defaults).',
     inputSchema: z.strictObject({
       type: z.enum(GENERATION_TYPES).optional().describe('Only models producing this kind of output.'),
       detail: z.boolean().optional().describe('Include full param specs (default false: names only).'),

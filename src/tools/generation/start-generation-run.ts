@@ -11,6 +11,8 @@ import { defineTool, type ToolOptions } from '../tool.js';
 
 type StartResult = StartRunResponse & {
   summary: string;
+  /** What may still go wrong with the run as started (e.g. a media URL FLORA may not fetch). */
+  warnings?: string[];
   recovered?: boolean;
   run?: PollResult;
 };
@@ -67,9 +69,10 @@ export const startGenerationRun = (options: ToolOptions) =>
       const { idempotency_key, wait_seconds, ...rest } = args;
       const body: GenerateBody = rest;
       // Without a model there is nothing to check params against (the workspace default is unknown).
+      let warnings: string[] = [];
       if (body.model !== undefined) {
         const catalog = await ctx.catalog.get();
-        if (catalog) preflight(body, catalog);
+        if (catalog) warnings = preflight(body, catalog);
       }
 
       const { started, recovered, startedAtMs } = await startOrRecover(ctx.client, body, idempotency_key ?? randomUUID(), {
@@ -87,8 +90,14 @@ export const startGenerationRun = (options: ToolOptions) =>
         summary +=
           " The start's answer was lost on the way back, so this run was found in the project's history instead of being started again.";
       }
+      if (warnings.length > 0) summary += ' Read warnings: the run may not use its input media as given.';
       const { created_at: _createdAt, ...envelope } = started;
-      const result: StartResult = { summary, ...envelope, ...(recovered ? { recovered: true } : {}) };
+      const result: StartResult = {
+        summary,
+        ...(warnings.length > 0 ? { warnings } : {}),
+        ...envelope,
+        ...(recovered ? { recovered: true } : {}),
+      };
       if (!wait_seconds) {
         result.summary += ` Next: poll_run with this run_id and wait_seconds up to ${options.maxWaitSeconds}.`;
         return { structured: result };
