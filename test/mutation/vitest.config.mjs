@@ -6,6 +6,12 @@ export default defineConfig({
   test: {
     dir: 'test',
     include: ['**/*.test.ts'],
-    exclude: ['e2e/stdio.test.ts', 'e2e/package.test.ts', 'e2e/http-bundle.test.ts', 'soak.test.ts', '**/node_modules/**'],
+    exclude: [
+      '**/e2e/stdio.test.ts',
+      '**/e2e/package.test.ts',
+      '**/e2e/http-bundle.test.ts',
+      '**/soak.test.ts',
+      '**/node_modules/**',
+    ],
   },
 });
