@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import * as z from 'zod';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { jsonSchemaOf } from '../src/server.js';
+import { loadConfig } from '../src/config.js';
 import { buildTools } from '../src/tools/index.js';
 import { FakeFlora } from './helpers/fake-flora.js';
 import { connect, type Connected } from './helpers/harness.js';
@@ -14,8 +15,14 @@ const TOOLS = buildTools();
 const TOOL_NAMES = ['list_workspaces', 'list_projects', 'list_models', 'start_generation_run', 'poll_run'];
 /** The env that makes tools/list longest: ID defaults named in descriptions, the largest wait. */
 const DEFAULTS_ENV = { FLORA_WORKSPACE_ID: 'ws_studio', FLORA_PROJECT_ID: 'prj_mugs', FLORA_MAX_WAIT_SECONDS: '600' };
-/** What tools/list may cost the model's context, in bytes of JSON. */
-const TOOLS_LIST_BUDGET_BYTES = 6144;
+/**
+ * What tools/list may cost the model's context, in bytes of JSON: every toolset together, and the
+ * generate toolset alone (what a user who only generates pays).
+ */
+const BUDGETS: ReadonlyArray<{ toolsets: string; bytes: number }> = [
+  { toolsets: 'generate,media,techniques,batch', bytes: 10 * 1024 },
+  { toolsets: 'generate', bytes: 6 * 1024 },
+];
 
 let fake: FakeFlora;
 let conn: Connected | undefined;
@@ -148,25 +155,31 @@ describe('tools/list', () => {
     }
   });
 
-  it(`keeps the whole tools/list result within ${TOOLS_LIST_BUDGET_BYTES} bytes, with default env and with ID defaults and FLORA_MAX_WAIT_SECONDS=600`, async () => {
-    expect(Buffer.byteLength(JSON.stringify({ tools }), 'utf8')).toBeLessThanOrEqual(TOOLS_LIST_BUDGET_BYTES);
-
-    const withDefaults = await connect(fake, { env: DEFAULTS_ENV });
-    try {
-      const listed = (await withDefaults.client.listTools()).tools;
-      expect(listed.map((t) => t.name)).toEqual(TOOL_NAMES);
-      // The env is really in effect: defaults named, the larger maximum published.
-      expect(JSON.stringify(listed)).toContain('ws_studio');
-      expect(JSON.stringify(listed)).toContain('prj_mugs');
-      const wait = (listed.find((t) => t.name === 'poll_run')!.inputSchema.properties as Record<string, { maximum: number }>)
-        .wait_seconds!;
-      expect(wait.maximum).toBe(600);
-      expect(Buffer.byteLength(JSON.stringify({ tools: listed }), 'utf8')).toBeLessThanOrEqual(TOOLS_LIST_BUDGET_BYTES);
-    } finally {
-      await withDefaults.close();
-    }
-    expect(fake.requests).toHaveLength(0);
-  });
+  it.each(BUDGETS)(
+    'keeps tools/list with toolsets $toolsets within $bytes bytes, with default env and with every default set',
+    async ({ toolsets, bytes }) => {
+      for (const env of [{}, DEFAULTS_ENV]) {
+        const c = await connect(fake, { env: { ...env, FLORA_TOOLSETS: toolsets } });
+        try {
+          const listed = (await c.client.listTools()).tools;
+          expect(listed.map((t) => t.name)).toEqual(buildTools(loadConfig({ FLORA_TOOLSETS: toolsets })).map((t) => t.name));
+          if (env === DEFAULTS_ENV) {
+            // The env is really in effect: defaults named, the larger maximum published.
+            expect(JSON.stringify(listed)).toContain('ws_studio');
+            expect(JSON.stringify(listed)).toContain('prj_mugs');
+            const wait = (
+              listed.find((t) => t.name === 'poll_run')!.inputSchema.properties as Record<string, { maximum: number }>
+            ).wait_seconds!;
+            expect(wait.maximum).toBe(600);
+          }
+          expect(Buffer.byteLength(JSON.stringify({ tools: listed }), 'utf8')).toBeLessThanOrEqual(bytes);
+        } finally {
+          await c.close();
+        }
+      }
+      expect(fake.requests).toHaveLength(0);
+    },
+  );
 
   it('requires exactly project_id, workspace_id, prompt and type for start_generation_run', () => {
     const schema = tool('start_generation_run').inputSchema;
