@@ -33,6 +33,7 @@ export const INSTRUCTIONS = [
   '2. Choose a model: list_models (detail: true for param specs).',
   '3. start_generation_run: billed; charged_cost is a quote settled later.',
   '4. Wait: pass wait_seconds to start_generation_run or poll_run; call poll_run again while done is false.',
+  "The user's own images, video, audio or PDFs: upload_media first, then pass its url exactly (e.g. params.image_url).",
   'Output URLs are public links. Errors are {"error":{code,message,retryable}}: follow the message.',
 ].join('\n');
 

@@ -5,17 +5,27 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { loadConfig, type ToolsetName } from '../src/config.js';
 import { jsonSchemaOf } from '../src/server.js';
-import { buildTools } from '../src/tools/index.js';
+import { buildTools, toolsetsOf } from '../src/tools/index.js';
 import { FakeFlora } from './helpers/fake-flora.js';
 import { connect, type Connected } from './helpers/harness.js';
 
 const TOOLS = buildTools();
-const TOOL_NAMES = ['list_workspaces', 'list_projects', 'list_models', 'start_generation_run', 'poll_run'];
+const TOOL_NAMES = ['list_workspaces', 'list_projects', 'list_models', 'start_generation_run', 'poll_run', 'upload_media'];
 /** The env that makes tools/list longest: ID defaults named in descriptions, the largest wait. */
 const DEFAULTS_ENV = { FLORA_WORKSPACE_ID: 'ws_studio', FLORA_PROJECT_ID: 'prj_mugs', FLORA_MAX_WAIT_SECONDS: '600' };
-/** What tools/list may cost the model's context, in bytes of JSON. */
-const TOOLS_LIST_BUDGET_BYTES = 6144;
+/**
+ * What each toolset's tools/list may cost the model's context, in bytes of JSON, when it is the
+ * only one enabled. generate, the core loop, keeps the original 6 KB; every other toolset pays for
+ * itself, and one with tools but no budget fails the test. Unset FLORA_TOOLSETS offers them all,
+ * so the default list may cost their sum.
+ */
+const TOOLSET_BUDGET_BYTES: Partial<Record<ToolsetName, number>> = { generate: 6144, media: 1152 };
+const TOOLSETS_WITH_TOOLS = toolsetsOf(loadConfig({}))
+  .filter(({ tools }) => tools.length > 0)
+  .map(({ toolset }) => toolset);
+const TOOLS_LIST_BUDGET_BYTES = TOOLSETS_WITH_TOOLS.reduce((sum, t) => sum + (TOOLSET_BUDGET_BYTES[t] ?? 0), 0);
 
 let fake: FakeFlora;
 let conn: Connected | undefined;
@@ -88,7 +98,7 @@ describe('tools/list', () => {
     expect(fake.requests).toHaveLength(0);
   });
 
-  it('lists list_workspaces, list_projects, list_models, start_generation_run and poll_run in that order', () => {
+  it('lists list_workspaces, list_projects, list_models, start_generation_run, poll_run and upload_media in that order', () => {
     expect(tools.map((t) => t.name)).toEqual(TOOL_NAMES);
   });
 
@@ -103,13 +113,15 @@ describe('tools/list', () => {
     }
   });
 
-  it('marks start_generation_run as a non-idempotent, open-world write that destroys nothing', () => {
-    expect(tool('start_generation_run').annotations).toEqual({
-      readOnlyHint: false,
-      idempotentHint: false,
-      openWorldHint: true,
-      destructiveHint: false,
-    });
+  it('marks start_generation_run and upload_media as non-idempotent, open-world writes that destroy nothing', () => {
+    for (const name of ['start_generation_run', 'upload_media']) {
+      expect(tool(name).annotations, name).toEqual({
+        readOnlyHint: false,
+        idempotentHint: false,
+        openWorldHint: true,
+        destructiveHint: false,
+      });
+    }
   });
 
   it('gives every tool a title and a description, and says start_generation_run costs money', () => {
@@ -140,15 +152,33 @@ describe('tools/list', () => {
           }
         }
         expect(missing, label).toEqual([]);
-        // list_projects 4, list_models 2, start_generation_run 9, poll_run 2.
-        expect(checked, label).toBe(17);
+        // list_projects 4, list_models 2, start_generation_run 9, poll_run 2, upload_media 3.
+        expect(checked, label).toBe(20);
       }
     } finally {
       await withDefaults.close();
     }
   });
 
-  it(`keeps the whole tools/list result within ${TOOLS_LIST_BUDGET_BYTES} bytes, with default env and with ID defaults and FLORA_MAX_WAIT_SECONDS=600`, async () => {
+  it.each(TOOLSETS_WITH_TOOLS)(
+    'keeps the %s toolset alone within its budget, with default env and with ID defaults and FLORA_MAX_WAIT_SECONDS=600',
+    async (toolset) => {
+      const budget = TOOLSET_BUDGET_BYTES[toolset];
+      expect(budget, `${toolset} has tools but no budget in TOOLSET_BUDGET_BYTES`).toBeDefined();
+      for (const env of [{}, DEFAULTS_ENV]) {
+        const alone = await connect(fake, { env: { ...env, FLORA_TOOLSETS: toolset } });
+        try {
+          const listed = (await alone.client.listTools()).tools;
+          expect(listed.length).toBeGreaterThan(0);
+          expect(Buffer.byteLength(JSON.stringify({ tools: listed }), 'utf8')).toBeLessThanOrEqual(budget!);
+        } finally {
+          await alone.close();
+        }
+      }
+    },
+  );
+
+  it(`keeps the whole default tools/list result within the toolsets' sum (${TOOLS_LIST_BUDGET_BYTES} bytes), with default env and with ID defaults and FLORA_MAX_WAIT_SECONDS=600`, async () => {
     expect(Buffer.byteLength(JSON.stringify({ tools }), 'utf8')).toBeLessThanOrEqual(TOOLS_LIST_BUDGET_BYTES);
 
     const withDefaults = await connect(fake, { env: DEFAULTS_ENV });
@@ -185,6 +215,20 @@ describe('tools/list', () => {
       ].sort(),
     );
     expect(schema.additionalProperties).toBe(false);
+  });
+
+  it('requires source and workspace_id for upload_media, and only source once FLORA_WORKSPACE_ID is set', async () => {
+    const schema = tool('upload_media').inputSchema;
+    expect(schema.required).toEqual(['source', 'workspace_id']);
+    expect(Object.keys(schema.properties ?? {})).toEqual(['source', 'workspace_id', 'project_id']);
+    expect(schema.additionalProperties).toBe(false);
+    const withDefaults = await connect(fake, { env: DEFAULTS_ENV });
+    try {
+      const listed = (await withDefaults.client.listTools()).tools.find((t) => t.name === 'upload_media')!;
+      expect(listed.inputSchema.required).toEqual(['source']);
+    } finally {
+      await withDefaults.close();
+    }
   });
 
   it('requires run_id for poll_run, workspace_id for list_projects and nothing for list_models or list_workspaces', () => {
