@@ -116,8 +116,8 @@ describe('the storage host', () => {
   it('a redirect is not followed: an error, and the redirect target never hears from us', async () => {
     seen.length = 0;
     const err = await failure(() => uploadToStorage({ method: 'PUT', url: `${origin}/redirect` }, file, 'a.pdf', opts));
-    expect(err).toMatchObject({ code: 'upstream_error', status: 307 });
-    expect(err.message).toContain('redirect (HTTP 307), which is not followed');
+    expect(err).toMatchObject({ code: 'upstream_error', retryable: false });
+    expect(err.message).toContain('answered the upload with a redirect, which is not followed');
     expect(seen.map((s) => s.url)).toEqual(['/redirect']);
   });
 

@@ -342,6 +342,7 @@ export class FloraClient {
       const res = await this.fetchImpl(url, {
         method: spec.method,
         headers,
+        // With redirect 'manual' fetch keeps a copy of a streamed body; a multipart one is at most 4 MB.
         body: spec.form ? spec.form() : spec.body === undefined ? undefined : JSON.stringify(spec.body),
         signal,
         redirect: 'manual',

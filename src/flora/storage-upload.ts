@@ -106,16 +106,12 @@ async function attemptUpload(
   const signal = opts.signal ? AbortSignal.any([opts.signal, timer.signal]) : timer.signal;
   let status: number | undefined;
   try {
-    const res = await opts.fetch(url, { method: target.method, headers, body, redirect: 'manual', signal });
+    // 'error', not 'manual': with any other mode fetch keeps a copy of the streamed body for a
+    // possible redirect (it tees the request), so the whole file would sit in memory.
+    const res = await opts.fetch(url, { method: target.method, headers, body, redirect: 'error', signal });
     status = res.status;
     const text = await excerpt(res);
     if (res.status >= 200 && res.status < 300) return;
-    if (res.status >= 300 && res.status < 400) {
-      throw UpstreamError.of(
-        `The storage host ${url.host} answered the upload with a redirect (HTTP ${res.status}), which is not followed. Call upload_media again; if it repeats, FLORA's upload service has a problem.`,
-        { status: res.status },
-      );
-    }
     const transient = res.status >= 500 || res.status === 429;
     const advice = transient
       ? 'This is usually transient: try again shortly.'
@@ -127,7 +123,12 @@ async function attemptUpload(
   } catch (err) {
     if (err instanceof FloraError) throw err;
     if (opts.signal?.aborted) throw CancelledError.of('The call was cancelled by the client during the upload.', err);
-    if (fileChanged(err)) {
+    if (causes(err).some((e) => /redirect/i.test(e.message))) {
+      throw UpstreamError.of(
+        `The storage host ${url.host} answered the upload with a redirect, which is not followed. Call upload_media again; if it repeats, FLORA's upload service has a problem.`,
+      );
+    }
+    if (causes(err).some((e) => e.name === 'NotReadableError')) {
       throw SourceRefusedError.of(
         'The file changed on disk while it was being uploaded, so the upload was stopped. Call upload_media again once the file is complete.',
       );
@@ -147,12 +148,14 @@ async function attemptUpload(
   }
 }
 
-/** A file-backed Blob refuses to be read once the file's size or mtime changed: NotReadableError, somewhere in the causes. */
-function fileChanged(err: unknown): boolean {
-  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if (e.name === 'NotReadableError') return true;
-  }
-  return false;
+/**
+ * An error and its causes: fetch wraps what went wrong (a redirect refused; a file-backed Blob
+ * that will not be read because the file's size or mtime changed: NotReadableError).
+ */
+function causes(err: unknown): Error[] {
+  const out: Error[] = [];
+  for (let e = err; e instanceof Error && out.length < 5; e = e.cause) out.push(e);
+  return out;
 }
 
 /** The start of the storage host's answer (GCS and S3 explain refusals in a short XML body), one line. */
