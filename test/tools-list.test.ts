@@ -5,23 +5,17 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
-import { loadConfig, type ToolsetName } from '../src/config.js';
+import { loadConfig } from '../src/config.js';
 import { jsonSchemaOf } from '../src/server.js';
 import { buildTools, toolsetsOf } from '../src/tools/index.js';
 import { FakeFlora } from './helpers/fake-flora.js';
 import { connect, type Connected } from './helpers/harness.js';
+import { TOOLSET_BUDGET_BYTES } from './helpers/tools-list-budget.js';
 
 const TOOLS = buildTools();
 const TOOL_NAMES = ['list_workspaces', 'list_projects', 'list_models', 'start_generation_run', 'poll_run', 'upload_media'];
 /** The env that makes tools/list longest: ID defaults named in descriptions, the largest wait. */
 const DEFAULTS_ENV = { FLORA_WORKSPACE_ID: 'ws_studio', FLORA_PROJECT_ID: 'prj_mugs', FLORA_MAX_WAIT_SECONDS: '600' };
-/**
- * What each toolset's tools/list may cost the model's context, in bytes of JSON, when it is the
- * only one enabled. generate, the core loop, keeps the original 6 KB; every other toolset pays for
- * itself, and one with tools but no budget fails the test. Unset FLORA_TOOLSETS offers them all,
- * so the default list may cost their sum.
- */
-const TOOLSET_BUDGET_BYTES: Partial<Record<ToolsetName, number>> = { generate: 6144, media: 1152 };
 const TOOLSETS_WITH_TOOLS = toolsetsOf(loadConfig({}))
   .filter(({ tools }) => tools.length > 0)
   .map(({ toolset }) => toolset);
