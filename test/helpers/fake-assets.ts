@@ -34,6 +34,7 @@ export interface FakeAsset {
 
 /** How the next URL assets behave; tests change it before an upload. */
 export interface AssetPlan {
+  /** 0: ready (or failed) in FLORA's first answer; more: pending_upload until then. */
   settleAfterMs: number;
   /** The failure_message FLORA gives, when the source cannot be fetched. */
   fail?: string;
@@ -208,7 +209,8 @@ export class FakeAssets {
       Object.assign(asset, { file_name: name, content_type: name.endsWith('.png') ? 'image/png' : 'image/jpeg' });
       asset.settlesAt = asset.created_at + this.plan.settleAfterMs;
       if (this.plan.fail !== undefined) asset.fail = this.plan.fail;
-      return { status: 201, body: this.view(asset, asset.created_at - 1) };
+      // Settled by the time FLORA answers when settleAfterMs is 0; else pending_upload first.
+      return { status: 201, body: this.view(asset) };
     }
 
     const asset = this.newAsset(b.workspace_id as string, project, 'signed-url', 'pending_upload');

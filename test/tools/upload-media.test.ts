@@ -128,8 +128,9 @@ describe('a URL source', () => {
   });
 
   it("a failed asset is an error that carries FLORA's failure_message verbatim", async () => {
-    fake.assets.plan = { settleAfterMs: 0, fail: 'Source returned HTTP 404 (Not Found) for https://example.com/gone.png' };
+    fake.assets.plan = { settleAfterMs: 300, fail: 'Source returned HTTP 404 (Not Found) for https://example.com/gone.png' };
     const error = failure((await upload({ source: 'https://example.com/gone.png' })).result);
+    expect(fake.requestsTo('GET', '/assets/:id')).toHaveLength(1);
     expect(error.code).toBe('asset_failed');
     expect(error.message).toContain('"Source returned HTTP 404 (Not Found) for https://example.com/gone.png"');
     expect(error.retryable).toBe(false);

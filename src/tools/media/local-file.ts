@@ -12,7 +12,7 @@ import { openAsBlob } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { basename, isAbsolute, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InvalidArgumentsError, SourceRefusedError } from '../../errors.js';
+import { SourceRefusedError } from '../../errors.js';
 import { ACCEPTED_MEDIA_TYPES, megabytes, UPLOAD_MAX_BYTES, type MediaKind } from '../../flora/assets.js';
 import type { ToolContext } from '../tool.js';
 
@@ -30,37 +30,44 @@ export interface LocalMedia {
 const ACCEPTED_LIST =
   'JPEG, PNG, WebP, GIF, AVIF and HEIC/HEIF images; MP4, WebM and QuickTime video; MP3, WAV and Ogg audio; PDF';
 
-function invalidSource(message: string): InvalidArgumentsError {
-  return InvalidArgumentsError.of(`Invalid source: ${message} Nothing was sent to FLORA.`, [{ field: 'source', message }]);
-}
-
-/** A public https URL, or a local file given as an absolute path or a file:// URL. */
-export function parseSource(source: string): MediaSource {
+/** A public https URL, or a local file given as an absolute path or a file:// URL; else why not. */
+function classify(source: string): MediaSource | { problem: string } {
   if (isAbsolute(source)) return { kind: 'file', path: source };
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(source)?.[1]?.toLowerCase();
   if (scheme === 'https') {
-    let url: URL;
     try {
-      url = new URL(source);
+      return { kind: 'url', url: new URL(source).href };
     } catch {
-      throw invalidSource('not a valid https:// URL.');
+      return { problem: 'not a valid https:// URL' };
     }
-    return { kind: 'url', url: url.href };
   }
   if (scheme === 'file') {
     try {
       return { kind: 'file', path: fileURLToPath(source) };
     } catch {
-      throw invalidSource('not a file:// URL of a file on this machine (file:///absolute/path).');
+      return { problem: 'not a file:// URL of a file on this machine (file:///absolute/path)' };
     }
   }
-  if (scheme === 'http') throw invalidSource('plain http:// is not accepted; FLORA fetches only https:// URLs.');
+  if (scheme === 'http') return { problem: 'plain http:// is not accepted; FLORA fetches only https:// URLs' };
   if (scheme !== undefined && scheme.length > 1) {
-    throw invalidSource(`"${scheme}:" sources are not supported; pass a public https:// URL or an absolute local path.`);
+    return { problem: `"${scheme}:" sources are not supported; pass a public https:// URL or an absolute local path` };
   }
-  throw invalidSource(
-    "a relative path (or ~) cannot be resolved: the server's working directory is not the user's. Pass an absolute path.",
-  );
+  return {
+    problem: "a relative path (or ~) cannot be resolved: the server's working directory is not the user's; pass an absolute path",
+  };
+}
+
+/** Why `source` cannot be one, for the input schema to refuse it; undefined when it can. */
+export function sourceProblem(source: string): string | undefined {
+  const c = classify(source);
+  return 'problem' in c ? c.problem : undefined;
+}
+
+/** The source the schema accepted (sourceProblem found none). */
+export function parseSource(source: string): MediaSource {
+  const c = classify(source);
+  if ('problem' in c) throw new Error(`parseSource on a refused source: ${c.problem}`);
+  return c;
 }
 
 /** The file at `path`, checked and opened for streaming; throws SourceRefusedError on any guard. */

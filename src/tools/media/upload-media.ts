@@ -6,7 +6,7 @@ import type { AssetPlacement } from '../../flora/client.js';
 import type { Asset } from '../../flora/schemas.js';
 import { workspaceField } from '../fields.js';
 import { defineTool, type ToolContext, type ToolOptions } from '../tool.js';
-import { openLocalMedia, parseSource, type LocalMedia } from './local-file.js';
+import { openLocalMedia, parseSource, sourceProblem, type LocalMedia } from './local-file.js';
 import { waitForAsset, type AssetOutcome } from './wait-asset.js';
 
 /**
@@ -44,6 +44,10 @@ export const uploadMedia = (options: ToolOptions) =>
       source: z
         .string()
         .min(1, 'must not be empty')
+        .superRefine((source, check) => {
+          const problem = sourceProblem(source);
+          if (problem) check.addIssue({ code: 'custom', message: problem });
+        })
         .describe('Public https:// URL or, over stdio, an absolute path or file:// URL (up to 500 MB).'),
       workspace_id: workspaceField(options.defaultWorkspaceId),
       project_id: z
