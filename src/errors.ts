@@ -138,3 +138,21 @@ export class UpstreamError extends FloraError {
     return new UpstreamError('upstream_error', message, { ...opts, retryable: opts.retryable ?? false });
   }
 }
+
+/**
+ * upload_media will not send this source: a local path over HTTP, outside the client's roots, not
+ * a regular file, too large, or not media FLORA accepts. Nothing was read beyond what the check
+ * needed, and nothing was sent.
+ */
+export class SourceRefusedError extends FloraError {
+  static of(message: string): SourceRefusedError {
+    return new SourceRefusedError('source_refused', message);
+  }
+}
+
+/** FLORA could not make an asset of the source (`failed`); its failure_message is in the message, verbatim. */
+export class AssetFailedError extends FloraError {
+  static of(message: string): AssetFailedError {
+    return new AssetFailedError('asset_failed', message);
+  }
+}

@@ -137,7 +137,13 @@ export async function startHttpServer(opts: HttpOptions): Promise<HttpServer> {
     // This request's key, for this request only: its own client, logger and redactor.
     const redactRequestKey = makeRedactor(key);
     const requestLog = createLogger(config.logLevel, (line) => redactEnvKey(redactRequestKey(line)), opts.logWrite);
-    const mcp = createServer({ config: { ...config, apiKey: key }, logger: requestLog, tools, fetch: opts.fetch });
+    const mcp = createServer({
+      config: { ...config, apiKey: key },
+      logger: requestLog,
+      tools,
+      fetch: opts.fetch,
+      transport: 'http',
+    });
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     res.on('close', () => {
       // Ends the request's work too: a client that went away cancels its calls.

@@ -11,6 +11,7 @@ import {
   CallToolRequestSchema,
   ErrorCode,
   ListToolsRequestSchema,
+  RootsListChangedNotificationSchema,
   type CallToolResult,
   type ServerNotification,
   type Tool,
@@ -32,6 +33,7 @@ export const INSTRUCTIONS = [
   '2. Choose a model: list_models (detail: true for param specs).',
   '3. start_generation_run: billed; charged_cost is a quote settled later.',
   '4. Wait: pass wait_seconds to start_generation_run or poll_run; call poll_run again while done is false.',
+  "The user's own images, video, audio or PDFs: upload_media first, then pass its url exactly (e.g. params.image_url).",
   'Output URLs are public links. Errors are {"error":{code,message,retryable}}: follow the message.',
 ].join('\n');
 
@@ -42,6 +44,8 @@ export interface ServerDeps {
   fetch?: typeof fetch;
   clientOptions?: Partial<FloraClientOptions>;
   tools?: readonly ToolDefinition[];
+  /** How clients reach this server (default stdio). Over HTTP, tools refuse local paths: they would be the server's files. */
+  transport?: 'stdio' | 'http';
 }
 
 export interface FloraMcpServer {
@@ -131,6 +135,31 @@ const lazyValidator: jsonSchemaValidator = {
   },
 };
 
+/** How long a client may take to answer roots/list before a local file is refused. */
+const ROOTS_TIMEOUT_MS = 10_000;
+
+/**
+ * The client's roots, asked for on first need and cached; roots/list_changed drops the cache.
+ * Undefined when the client declares no roots capability. A failed listing is not cached.
+ */
+function rootsOf(server: Server): () => Promise<readonly string[] | undefined> {
+  let cached: Promise<readonly string[]> | undefined;
+  server.setNotificationHandler(RootsListChangedNotificationSchema, () => {
+    cached = undefined;
+  });
+  return async () => {
+    if (!server.getClientCapabilities()?.roots) return undefined;
+    cached ??= server.listRoots(undefined, { timeout: ROOTS_TIMEOUT_MS }).then((r) => r.roots.map((root) => root.uri));
+    const listing = cached;
+    try {
+      return await listing;
+    } catch (err) {
+      if (cached === listing) cached = undefined;
+      throw err;
+    }
+  };
+}
+
 /** A registry's listing is computed once, however many servers share it (HTTP: one per request). */
 const listings = new WeakMap<readonly ToolDefinition[], Tool[]>();
 function cachedListing(tools: readonly ToolDefinition[]): Tool[] {
@@ -177,6 +206,8 @@ export function createServer(deps: ServerDeps): FloraMcpServer {
     { capabilities: { tools: {} }, instructions: INSTRUCTIONS, jsonSchemaValidator: lazyValidator },
   );
   server.onerror = (err) => log.warn(`MCP transport: ${err.message}`);
+  const roots = rootsOf(server);
+  const transport = deps.transport ?? 'stdio';
 
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: cachedListing(tools) }));
 
@@ -199,7 +230,8 @@ export function createServer(deps: ServerDeps): FloraMcpServer {
       const args = tool.inputSchema.safeParse(request.params.arguments ?? {});
       if (!args.success) throw invalidArguments(tool.name, args.error);
       const progress = progressReporter(request.params._meta?.progressToken, extra.sendNotification);
-      const out = await tool.handler(args.data, { client, signal: extra.signal, log, progress, runs, catalog });
+      const ctx = { client, signal: extra.signal, log, progress, runs, catalog, transport, roots };
+      const out = await tool.handler(args.data, ctx);
       const structured = redactValue(out.structured, redact);
       const checked = tool.outputSchema.safeParse(structured);
       if (!checked.success) throw unexpectedError(new Error(`output of ${tool.name} does not fit its schema`));

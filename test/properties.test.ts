@@ -122,6 +122,14 @@ function plausible(name: string, knownRuns: readonly string[]): fc.Arbitrary<unk
         fc.double({ min: -1, max: 1000, noNaN: true }),
         fc.constantFrom('5', null),
       );
+    case 'source':
+      return fc.oneof(
+        { weight: 2, arbitrary: fc.constantFrom('https://example.com/mug.png', 'https://example.com/a%20b.jpg?x=1') },
+        { weight: 2, arbitrary: fc.constantFrom('http://example.com/a.png', 'photo.png', '~/a.png', './a.png', 'ftp://h/a') },
+        { weight: 2, arbitrary: fc.constantFrom('/nonexistent/a.png', 'file:///nonexistent/a.png', 'file://host/a.png', '/') },
+        { weight: 1, arbitrary: fc.constantFrom('https://', 'https:', 'file:', ' ', '', 'C:\\a.png') },
+        { weight: 1, arbitrary: shortString },
+      );
     case 'model':
       return fc.oneof(
         { weight: 4, arbitrary: fc.constantFrom(...modelIds) },
@@ -364,6 +372,7 @@ const SUCCEEDING_CALLS: Record<string, (runId: string) => Record<string, unknown
   list_models: () => ({ type: 'image' }),
   start_generation_run: () => ({ ...VALID_START, model: 't2i-flux-2-pro', params: { aspect_ratio: '16:9' }, wait_seconds: 0 }),
   poll_run: (runId) => ({ run_id: runId, wait_seconds: 0 }),
+  upload_media: () => ({ source: 'https://example.com/mug.png', workspace_id: 'ws_studio' }),
 };
 
 // ---------------------------------------------------------------------------------------------

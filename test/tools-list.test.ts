@@ -5,24 +5,16 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
-import { jsonSchemaOf } from '../src/server.js';
 import { loadConfig } from '../src/config.js';
+import { jsonSchemaOf } from '../src/server.js';
 import { buildTools } from '../src/tools/index.js';
 import { FakeFlora } from './helpers/fake-flora.js';
-import { connect, type Connected } from './helpers/harness.js';
+import { connect, TOOL_NAMES, type Connected } from './helpers/harness.js';
+import { TOOLS_LIST_BUDGETS } from './helpers/tools-list-budget.js';
 
 const TOOLS = buildTools();
-const TOOL_NAMES = ['list_workspaces', 'list_projects', 'list_models', 'start_generation_run', 'poll_run'];
 /** The env that makes tools/list longest: ID defaults named in descriptions, the largest wait. */
 const DEFAULTS_ENV = { FLORA_WORKSPACE_ID: 'ws_studio', FLORA_PROJECT_ID: 'prj_mugs', FLORA_MAX_WAIT_SECONDS: '600' };
-/**
- * What tools/list may cost the model's context, in bytes of JSON: every toolset together, and the
- * generate toolset alone (what a user who only generates pays).
- */
-const BUDGETS: ReadonlyArray<{ toolsets: string; bytes: number }> = [
-  { toolsets: 'generate,media,techniques,batch', bytes: 10 * 1024 },
-  { toolsets: 'generate', bytes: 6 * 1024 },
-];
 
 let fake: FakeFlora;
 let conn: Connected | undefined;
@@ -95,7 +87,7 @@ describe('tools/list', () => {
     expect(fake.requests).toHaveLength(0);
   });
 
-  it('lists list_workspaces, list_projects, list_models, start_generation_run and poll_run in that order', () => {
+  it('lists list_workspaces, list_projects, list_models, start_generation_run, poll_run and upload_media in that order', () => {
     expect(tools.map((t) => t.name)).toEqual(TOOL_NAMES);
   });
 
@@ -110,13 +102,15 @@ describe('tools/list', () => {
     }
   });
 
-  it('marks start_generation_run as a non-idempotent, open-world write that destroys nothing', () => {
-    expect(tool('start_generation_run').annotations).toEqual({
-      readOnlyHint: false,
-      idempotentHint: false,
-      openWorldHint: true,
-      destructiveHint: false,
-    });
+  it('marks start_generation_run and upload_media as non-idempotent, open-world writes that destroy nothing', () => {
+    for (const name of ['start_generation_run', 'upload_media']) {
+      expect(tool(name).annotations, name).toEqual({
+        readOnlyHint: false,
+        idempotentHint: false,
+        openWorldHint: true,
+        destructiveHint: false,
+      });
+    }
   });
 
   it('gives every tool a title and a description, and says start_generation_run costs money', () => {
@@ -147,15 +141,15 @@ describe('tools/list', () => {
           }
         }
         expect(missing, label).toEqual([]);
-        // list_projects 4, list_models 2, start_generation_run 9, poll_run 2.
-        expect(checked, label).toBe(17);
+        // list_projects 4, list_models 2, start_generation_run 9, poll_run 2, upload_media 3.
+        expect(checked, label).toBe(20);
       }
     } finally {
       await withDefaults.close();
     }
   });
 
-  it.each(BUDGETS)(
+  it.each(TOOLS_LIST_BUDGETS)(
     'keeps tools/list with toolsets $toolsets within $bytes bytes, with default env and with every default set',
     async ({ toolsets, bytes }) => {
       for (const env of [{}, DEFAULTS_ENV]) {
@@ -198,6 +192,20 @@ describe('tools/list', () => {
       ].sort(),
     );
     expect(schema.additionalProperties).toBe(false);
+  });
+
+  it('requires source and workspace_id for upload_media, and only source once FLORA_WORKSPACE_ID is set', async () => {
+    const schema = tool('upload_media').inputSchema;
+    expect(schema.required).toEqual(['source', 'workspace_id']);
+    expect(Object.keys(schema.properties ?? {})).toEqual(['source', 'workspace_id', 'project_id']);
+    expect(schema.additionalProperties).toBe(false);
+    const withDefaults = await connect(fake, { env: DEFAULTS_ENV });
+    try {
+      const listed = (await withDefaults.client.listTools()).tools.find((t) => t.name === 'upload_media')!;
+      expect(listed.inputSchema.required).toEqual(['source']);
+    } finally {
+      await withDefaults.close();
+    }
   });
 
   it('requires run_id for poll_run, workspace_id for list_projects and nothing for list_models or list_workspaces', () => {

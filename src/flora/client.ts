@@ -11,8 +11,10 @@
  */
 import type * as z from 'zod';
 import {
+  Asset,
   type GenerateBody,
   GenerationList,
+  SignedUpload,
   ModelList,
   ProjectList,
   WorkspaceList,
@@ -23,6 +25,7 @@ import {
 import type { Config } from '../config.js';
 import {
   CancelledError,
+  FloraApiError,
   FloraError,
   InvalidArgumentsError,
   LostStartError,
@@ -33,6 +36,7 @@ import {
 import { silentLogger, type Logger } from '../log.js';
 import { sleep } from '../sleep.js';
 import { errorFromResponse, networkError, parseSuccess, readBody } from './responses.js';
+import { storageTargetOf, uploadToStorage, type StorageTarget } from './storage-upload.js';
 import { SERVER_NAME, VERSION } from '../version.js';
 
 export const RUN_ID_RULE = 'must be a FLORA run ID like "run_abc123": "run_" followed by no whitespace, /, ?, #, %, \\ or ".."';
@@ -42,6 +46,8 @@ const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 500, 502, 503, 504
  * is requested once the ID is put in a path: / ? # % \ and "..". encodeURIComponent does the rest.
  */
 export const RUN_ID_PATTERN = /^run_(?!.*\.\.)[^\s/?#%\\\u0000-\u001f\u007f]+$/;
+/** An asset ID FLORA sent us, checked as run IDs are before it goes into a path. */
+const ASSET_ID_PATTERN = /^(?!.*\.\.)[^\s/?#%\\\u0000-\u001f\u007f]+$/;
 
 export interface FloraClientOptions {
   apiKey: string;
@@ -72,9 +78,28 @@ interface RequestSpec<T> {
   path: string[];
   query?: Record<string, string | number | undefined>;
   body?: unknown;
+  /** A multipart body instead of JSON, built anew for every attempt (a streamed file is read again). */
+  form?: () => FormData;
   idempotencyKey?: string;
+  /**
+   * What a keyed POST creates, for the advice on an unknown outcome. A generation (the default) is
+   * billed, so a retry must reuse the key; an asset is not, so calling again is simply safe.
+   */
+  creates?: 'generation' | 'asset';
   schema: z.ZodType<T>;
   call?: CallOptions;
+}
+
+/** Where an asset goes: its workspace, and optionally a project whose canvas also shows it. */
+export interface AssetPlacement {
+  workspace_id: string;
+  project_id?: string;
+}
+
+/** A reserved asset and where its file must be sent (not FLORA: a storage host). */
+export interface SignedUploadTarget {
+  asset_id: string;
+  target: StorageTarget;
 }
 
 export class FloraClient {
@@ -159,6 +184,89 @@ export class FloraClient {
     return this.request({ method: 'GET', path: ['runs', runId], schema: RunStatus, call: opts });
   }
 
+  /** POST /assets with a public https URL that FLORA fetches itself; the asset starts pending_upload. */
+  createAssetFromUrl(body: AssetPlacement & { source: string }, idempotencyKey: string, opts: CallOptions = {}): Promise<Asset> {
+    return this.request({
+      method: 'POST',
+      path: ['assets'],
+      body,
+      idempotencyKey,
+      creates: 'asset',
+      schema: Asset,
+      call: opts,
+    });
+  }
+
+  /**
+   * POST /assets as multipart/form-data, for a file of at most 4 MB; the asset comes back ready.
+   * The file is streamed from its Blob (file-backed: nothing is loaded whole), read again on a retry.
+   */
+  uploadAsset(
+    upload: AssetPlacement & { file: Blob; file_name: string },
+    idempotencyKey: string,
+    opts: CallOptions = {},
+  ): Promise<Asset> {
+    const { file, file_name, ...placement } = upload;
+    const form = () => {
+      const data = new FormData();
+      for (const [k, v] of Object.entries(placement)) if (v !== undefined) data.append(k, v);
+      data.append('file', file, file_name);
+      return data;
+    };
+    return this.request({
+      method: 'POST',
+      path: ['assets'],
+      form,
+      idempotencyKey,
+      creates: 'asset',
+      schema: Asset,
+      call: opts,
+    });
+  }
+
+  /** POST /assets with source "signed-url": reserves an asset and says where to send the file. */
+  async createSignedUpload(
+    body: AssetPlacement & { file_name: string; content_type: string },
+    idempotencyKey: string,
+    opts: CallOptions = {},
+  ): Promise<SignedUploadTarget> {
+    const answer = await this.request({
+      method: 'POST',
+      path: ['assets'],
+      body: { source: 'signed-url', ...body },
+      idempotencyKey,
+      creates: 'asset',
+      schema: SignedUpload,
+      call: opts,
+    });
+    checkAssetId(answer.asset_id);
+    return { asset_id: answer.asset_id, target: storageTargetOf(answer) };
+  }
+
+  /** Sends a signed upload's file to its storage host: no FLORA key, no redirects, a timeout that grows with the size. */
+  storageUpload(target: StorageTarget, file: Blob, fileName: string, opts: CallOptions = {}): Promise<void> {
+    return uploadToStorage(target, file, fileName, {
+      fetch: this.fetchImpl,
+      timeoutMs: opts.timeoutMs ?? this.opts.timeoutMs,
+      maxRetries: opts.maxRetries ?? this.opts.maxRetries,
+      baseBackoffMs: this.opts.baseBackoffMs,
+      signal: opts.signal,
+      log: this.log,
+    });
+  }
+
+  /** POST /assets/{asset_id}/complete: tells FLORA a signed upload's file has been sent. */
+  completeAsset(assetId: string, opts: CallOptions = {}): Promise<Asset> {
+    checkAssetId(assetId);
+    return this.request({ method: 'POST', path: ['assets', assetId, 'complete'], body: {}, schema: Asset, call: opts });
+  }
+
+  /** GET /assets/{asset_id}. */
+  getAsset(assetId: string, opts: CallOptions = {}): Promise<Asset> {
+    checkAssetId(assetId);
+    return this.request({ method: 'GET', path: ['assets', assetId], schema: Asset, call: opts });
+  }
+
   /** Base path joined with encoded segments; a base like https://host/api/v1/ keeps its path. */
   url(path: string[], query?: Record<string, string | number | undefined>): URL {
     const url = new URL(this.opts.baseUrl.href);
@@ -181,7 +289,7 @@ export class FloraClient {
       } catch (err) {
         if (!(err instanceof FloraError)) throw err;
         if (attempt > 0 && err.code === 'idempotency_duplicate' && spec.idempotencyKey !== undefined) {
-          throw firstAttemptLanded(err, spec.idempotencyKey);
+          throw spec.creates === 'asset' ? assetAnswerLost(err) : firstAttemptLanded(err, spec.idempotencyKey);
         }
         const delay = this.retryDelay(err, attempt);
         const remaining = deadline - Date.now();
@@ -218,7 +326,8 @@ export class FloraClient {
       Accept: 'application/json',
       'User-Agent': `${SERVER_NAME}/${VERSION}`,
     };
-    if (spec.body !== undefined) headers['Content-Type'] = 'application/json';
+    // A multipart body sets its own Content-Type, with its boundary.
+    if (spec.body !== undefined && spec.form === undefined) headers['Content-Type'] = 'application/json';
     if (spec.idempotencyKey !== undefined) headers['Idempotency-Key'] = spec.idempotencyKey;
 
     const timeoutMs = Math.max(1, Math.min(spec.call?.timeoutMs ?? this.opts.timeoutMs, deadline - Date.now()));
@@ -233,7 +342,8 @@ export class FloraClient {
       const res = await this.fetchImpl(url, {
         method: spec.method,
         headers,
-        body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
+        // With redirect 'manual' fetch keeps a copy of a streamed body; a multipart one is at most 4 MB.
+        body: spec.form ? spec.form() : spec.body === undefined ? undefined : JSON.stringify(spec.body),
         signal,
         redirect: 'manual',
       });
@@ -272,7 +382,12 @@ export class FloraClient {
   /** Last words on an error that will not be retried: what to do next, and how to retry safely. */
   private finalize(err: FloraError, spec: RequestSpec<unknown>, attempts: number, earlierUncertain: boolean): FloraError {
     const key = spec.idempotencyKey;
-    if (key !== undefined && err.code !== 'idempotency_duplicate') {
+    if (key !== undefined && spec.creates === 'asset' && outcomeUnknown(err)) {
+      return err.retold(
+        `${err.message} The asset may or may not have been created. Calling upload_media again is safe: at worst FLORA keeps an unused copy.`,
+      );
+    }
+    if (key !== undefined && spec.creates !== 'asset' && err.code !== 'idempotency_duplicate') {
       if (outcomeUnknown(err)) {
         if (err.status !== undefined && err.status >= 200 && err.status < 300) {
           return err.retold(
@@ -319,6 +434,20 @@ export function isLostStart(err: unknown): err is FloraError {
     err.status >= 200 &&
     err.status < 300
   );
+}
+
+function assetAnswerLost(err: FloraError): FloraError {
+  return new FloraApiError(
+    'idempotency_duplicate',
+    'An earlier attempt of this upload reached FLORA and created the asset, but its answer was lost on the way back. Call upload_media again: it makes a new asset (the lost one stays unused).',
+    { status: err.status, requestId: err.requestId, retryable: true },
+  );
+}
+
+function checkAssetId(assetId: string): void {
+  if (!ASSET_ID_PATTERN.test(assetId)) {
+    throw UpstreamError.of(`FLORA returned an asset ID that cannot be used in a URL ("${assetId.slice(0, 40)}").`);
+  }
 }
 
 function firstAttemptLanded(err: FloraError, key: string): FloraError {

@@ -168,6 +168,46 @@ export const GenerationList = z.looseObject({
 });
 export type GenerationList = z.infer<typeof GenerationList>;
 
+/** One asset (POST /assets, GET /assets/{id}, POST /assets/{id}/complete). */
+export const Asset = z.looseObject({
+  asset_id: z.string().min(1).describe('ID of the asset (asset_...).'),
+  status: z.string().describe('pending_upload, ready or failed. Only a ready asset has a usable url.'),
+  url: nullableString('The media URL to pass to generations and techniques, exactly as given.'),
+  file_name: nullableString('File name FLORA stores.'),
+  content_type: nullableString('MIME type FLORA stores.'),
+  size_bytes: nullableNumber('Size in bytes.'),
+  uploaded_via: nullableString('direct, url or signed-url.'),
+  project_id: nullableString('Project whose canvas shows the asset.'),
+  failure_message: nullableString('Why the asset failed (only when status is failed).'),
+});
+export type Asset = z.infer<typeof Asset>;
+
+/** Form fields come as strings; a number or boolean is sent as its text. */
+const FormFields = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String));
+
+/**
+ * The answer to POST /assets with source "signed-url": where to send the file. Older FLORA docs
+ * spell the upload's keys in camelCase; both are read. A PUT target may come as upload_url.
+ */
+export const SignedUpload = z.looseObject({
+  asset_id: z.string().min(1),
+  status: z.string().optional(),
+  expires_at: z.union([z.string(), z.number()]).nullable().optional(),
+  upload: z
+    .looseObject({
+      url: z.string().min(1),
+      method: z.string().optional(),
+      file_field: z.string().min(1).optional(),
+      fileField: z.string().min(1).optional(),
+      form_fields: FormFields.optional(),
+      formFields: FormFields.optional(),
+    })
+    .nullable()
+    .optional(),
+  upload_url: z.string().min(1).nullable().optional(),
+});
+export type SignedUpload = z.infer<typeof SignedUpload>;
+
 /** FLORA's error envelope. Loose on purpose: we read what we can of any error body. */
 export const ErrorEnvelope = z.object({
   error: z.looseObject({

@@ -30,6 +30,13 @@ export interface ToolContext {
   runs: RunMemory;
   /** FLORA's model catalog, cached, for pre-flight checks. */
   catalog: ModelCatalog;
+  /** How the client reached this server. Over HTTP, a local path would name the server's files, not the user's. */
+  transport: 'stdio' | 'http';
+  /**
+   * The client's MCP roots (file:// URIs; cached, dropped on roots/list_changed), or undefined when
+   * the client declares no roots capability. Rejects when the client fails to list them.
+   */
+  roots(): Promise<readonly string[] | undefined>;
 }
 
 export interface ToolOutput<T> {

@@ -11,12 +11,17 @@
  *   for one run and how late (after the run really completed) the client gets the result; for
  *   start_generation_run with wait_seconds, and for 6 s also start + poll_run with wait_seconds.
  *   One fake and one server process per case, so the cases run concurrently.
+ * - upload memory: the server's resident memory growth while upload_media streams a 100 MB file
+ *   by signed upload (test/bench/upload-memory.ts).
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { toolsetOfTool } from '../../src/tools/index.js';
 import { FAKE_KEY, FakeFlora } from '../helpers/fake-flora.js';
+import { TOOLS_LIST_BUDGETS } from '../helpers/tools-list-budget.js';
 import { coldStart } from './cold-start.js';
 import { httpLoad } from './http-load.js';
+import { uploadMemory } from './upload-memory.js';
 import { percentile } from '../helpers/measure.js';
 import { BUNDLE } from '../helpers/paths.js';
 
@@ -35,19 +40,28 @@ async function timeEach(n: number, fn: () => Promise<void>): Promise<number[]> {
   return out;
 }
 
-/** The budget the model pays for our tool list on every turn (issue: at most 6 KB). */
-const TOOLS_LIST_BUDGET = 6 * 1024;
-
+/** Bytes of tools/list, in all and per toolset, against the budgets test/tools-list.test.ts enforces. */
 async function toolsListSize(client: Client, label: string): Promise<void> {
   const { tools } = await client.listTools();
   const bytes = Buffer.byteLength(JSON.stringify({ tools }));
+  const perToolset = new Map<string, number>();
+  for (const t of tools) {
+    const toolset = toolsetOfTool(t.name) ?? '?';
+    perToolset.set(toolset, (perToolset.get(toolset) ?? 0) + Buffer.byteLength(JSON.stringify(t)));
+  }
+  const [all, generate] = TOOLS_LIST_BUDGETS;
+  const generateBytes = perToolset.get('generate') ?? 0;
+  const split = [...perToolset].map(([t, b]) => `${t} ${b}`).join(', ');
   console.log(
-    'tools/list (%s): %d tools, %d bytes (budget %d: %s)',
+    'tools/list (%s): %d tools, %d bytes (budget %d: %s); entries by toolset: %s (generate alone: budget %d, %s)',
     label,
     tools.length,
     bytes,
-    TOOLS_LIST_BUDGET,
-    bytes <= TOOLS_LIST_BUDGET ? 'within' : 'OVER',
+    all.bytes,
+    bytes <= all.bytes ? 'within' : 'OVER',
+    split,
+    generate.bytes,
+    generateBytes <= generate.bytes ? 'within' : 'OVER',
   );
 }
 
@@ -260,3 +274,4 @@ try {
 await polling();
 await coldStart();
 await httpLoad();
+await uploadMemory();

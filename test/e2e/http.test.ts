@@ -4,7 +4,11 @@
  * with their own key only. `logged` holds every line the server writes: its own logger's and, via
  * the logWrite seam, each request's logger's (where a request's key must be redacted).
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -172,6 +176,33 @@ describe('Streamable HTTP mode', () => {
     expect(out.workspaces).toHaveLength(2);
     expect(fake.requests).toHaveLength(1);
     expect(fake.requests[0]!.headers.authorization).toBe(`Bearer ${FAKE_KEY}`);
+  });
+
+  it("refuses upload_media of a local path, even one that exists on the server's disk: it would be the server's file", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flora-http-upload-'));
+    const path = join(dir, 'server-side.png');
+    writeFileSync(path, Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489', 'hex'));
+    try {
+      await start();
+      const client = await connect({ Authorization: `Bearer ${FAKE_KEY}` });
+      for (const source of [path, pathToFileURL(path).href]) {
+        const result = (await client.callTool({
+          name: 'upload_media',
+          arguments: { source, workspace_id: 'ws_studio' },
+        })) as CallToolResult;
+        expect(result.isError).toBe(true);
+        const { error } = JSON.parse((result.content[0] as { text: string }).text) as {
+          error: { code: string; message: string };
+        };
+        expect(error.code).toBe('source_refused');
+        expect(error.message).toContain('this server runs over HTTP');
+        expect(error.message).toContain('Pass a public https:// URL');
+      }
+      expect(fake.requests).toHaveLength(0);
+      expect(fake.assets.storageUploads).toHaveLength(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("never logs the request's key, even when FLORA repeats it back in an error", async () => {

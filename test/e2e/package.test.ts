@@ -71,6 +71,7 @@ describe('the packed package', () => {
         'list_models',
         'start_generation_run',
         'poll_run',
+        'upload_media',
       ]);
       const out = structuredOf<{ workspaces: Array<{ workspace_id: string }> }>(
         (await client.callTool({ name: 'list_workspaces', arguments: {} })) as CallToolResult,

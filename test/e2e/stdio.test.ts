@@ -3,13 +3,15 @@
  * MCP client spawns it, against the fake FLORA.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FAKE_KEY, FakeFlora, MODELS } from '../helpers/fake-flora.js';
-import { errorOf, structuredOf, TOOL_NAMES, VALID_CALLS, VALID_START } from '../helpers/harness.js';
+import { errorOf, GENERATE_TOOL_NAMES, structuredOf, TOOL_NAMES, VALID_CALLS, VALID_START } from '../helpers/harness.js';
 import { BUNDLE } from '../helpers/paths.js';
 
 const BIN = BUNDLE;
@@ -123,7 +125,7 @@ describe('stdio server', () => {
     const { client } = await spawnClient({});
     try {
       const { tools } = await client.listTools();
-      expect(tools).toHaveLength(5);
+      expect(tools).toHaveLength(TOOL_NAMES.length);
       for (const [name, args] of VALID_CALLS) {
         const err = errorOf((await client.callTool({ name, arguments: args })) as CallToolResult);
         expect(err.code).toBe('configuration_error');
@@ -136,12 +138,47 @@ describe('stdio server', () => {
     }
   });
 
+  it('uploads a local file from the bundle: its content sniffed (file-type is bundled), sent as multipart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flora-e2e-upload-'));
+    const path = join(dir, 'still.png');
+    writeFileSync(
+      path,
+      Buffer.concat([Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489', 'hex'), Buffer.alloc(64)]),
+    );
+    writeFileSync(join(dir, 'notes.png'), 'not an image\n');
+    const { client } = await spawnClient({ FLORA_API_KEY: FAKE_KEY });
+    try {
+      const out = structuredOf<{ status: string; url: string }>(
+        (await client.callTool({
+          name: 'upload_media',
+          arguments: { source: path, workspace_id: 'ws_studio' },
+        })) as CallToolResult,
+      );
+      expect(out.status).toBe('ready');
+      expect(out.url).toMatch(/^https:\/\/media\.flora\.ai\//);
+      const [req] = fake.requestsTo('POST', '/assets');
+      expect((req!.form!.get('file') as File).type).toBe('image/png');
+
+      const refused = errorOf(
+        (await client.callTool({
+          name: 'upload_media',
+          arguments: { source: join(dir, 'notes.png'), workspace_id: 'ws_studio' },
+        })) as CallToolResult,
+      );
+      expect(refused.code).toBe('source_refused');
+      expect(fake.requests).toHaveLength(1);
+    } finally {
+      await client.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('--toolsets wins over FLORA_TOOLSETS', async () => {
-    // The env alone would list nothing (media has no tools yet) ...
+    // The env alone would list upload_media only ...
     const { client } = await spawnClient({ FLORA_API_KEY: FAKE_KEY, FLORA_TOOLSETS: 'media' }, ['--toolsets', 'generate']);
     try {
       // ... the flag offers the generation tools, and they reach FLORA.
-      expect((await client.listTools()).tools.map((t) => t.name)).toEqual(TOOL_NAMES);
+      expect((await client.listTools()).tools.map((t) => t.name)).toEqual(GENERATE_TOOL_NAMES);
       structuredOf((await client.callTool({ name: 'list_workspaces', arguments: {} })) as CallToolResult);
       expect(fake.requests.map((r) => r.path)).toEqual(['/workspaces']);
     } finally {

@@ -7,6 +7,7 @@
  */
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { FakeAssets } from './fake-assets.js';
 
 export const FAKE_KEY = 'sk_live_fake_4f9a7c2e1b';
 export const BASE_PATH = '/api/v1';
@@ -22,6 +23,8 @@ export interface RecordedRequest {
   rawBody: string;
   /** Parsed JSON body, or undefined when absent or not JSON. */
   body: unknown;
+  /** The multipart/form-data body, parsed (file parts are Files with their bytes). */
+  form?: FormData;
   at: number;
 }
 
@@ -327,6 +330,8 @@ export class FakeFlora {
   readonly unrouted: RecordedRequest[] = [];
   readonly runs = new Map<string, FakeRun>();
   readonly idempotencyKeys = new Map<string, string>();
+  /** Assets, and the storage host that signed uploads go to (outside /api/v1, no key expected). */
+  readonly assets: FakeAssets;
   apiKey = FAKE_KEY;
   /** Further keys FLORA accepts (several users of one HTTP-mode server). */
   otherKeys: string[] = [];
@@ -343,7 +348,9 @@ export class FakeFlora {
   private constructor(
     private readonly server: Server,
     readonly origin: string,
-  ) {}
+  ) {
+    this.assets = new FakeAssets(origin);
+  }
 
   /** FLORA_BASE_URL for this fake. */
   get baseUrl(): string {
@@ -353,12 +360,11 @@ export class FakeFlora {
   static async start(): Promise<FakeFlora> {
     let fake: FakeFlora | undefined;
     const server = createServer((req, res) => {
+      // The storage host reads its (possibly huge) body as a stream; FLORA's routes buffer theirs.
+      if ((req.url ?? '').startsWith('/storage/')) return void fake!.assets.handleStorage(req, res);
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
-      req.on(
-        'end',
-        () => void fake!.handle(req.method ?? 'GET', req.url ?? '/', req.headers, Buffer.concat(chunks).toString('utf8'), res),
-      );
+      req.on('end', () => void fake!.handle(req.method ?? 'GET', req.url ?? '/', req.headers, Buffer.concat(chunks), res));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
@@ -405,6 +411,7 @@ export class FakeFlora {
     this.projects = PROJECTS;
     this.runPlan = { durationMs: 0 };
     this.chaos = undefined;
+    this.assets.reset();
   }
 
   async close(): Promise<void> {
@@ -448,9 +455,10 @@ export class FakeFlora {
     method: string,
     rawUrl: string,
     headers: IncomingHttpHeaders,
-    rawBody: string,
+    bytes: Buffer,
     res: ServerResponse,
   ): Promise<void> {
+    const rawBody = bytes.toString('utf8');
     const url = new URL(rawUrl, this.origin);
     const rawPath = rawUrl.split('?')[0] ?? '';
     const below = url.pathname.startsWith(`${BASE_PATH}/`) ? url.pathname.slice(BASE_PATH.length) : undefined;
@@ -470,6 +478,10 @@ export class FakeFlora {
       body,
       at: Date.now(),
     };
+    const contentType = headers['content-type'] ?? '';
+    if (contentType.startsWith('multipart/form-data')) {
+      req.form = await new Response(bytes, { headers: { 'content-type': contentType } }).formData().catch(() => undefined);
+    }
     this.requests.push(req);
     const requestId = `req_${++this.counter}`;
 
@@ -522,6 +534,12 @@ export class FakeFlora {
         return () => ({ status: 200, body: { workspaces: this.workspaces } });
       case 'GET /projects':
         return (req) => this.listProjects(req);
+      case 'POST /assets':
+        return (req) => this.assets.create(req);
+      case 'GET /assets/:id':
+        return (req) => this.assets.get(req.path.split('/')[2] ?? '');
+      case 'POST /assets/:id/complete':
+        return (req) => this.assets.complete(req.path.split('/')[2] ?? '');
       default:
         return undefined;
     }
@@ -655,6 +673,8 @@ function safeDecode(path: string): string {
 function routeKey(method: string, path: string): string {
   const parts = path.split('/');
   if (parts[1] === 'runs' && parts.length === 3 && parts[2] !== 'generation') return `${method} /runs/:id`;
+  if (parts[1] === 'assets' && parts.length === 3) return `${method} /assets/:id`;
+  if (parts[1] === 'assets' && parts.length === 4 && parts[3] === 'complete') return `${method} /assets/:id/complete`;
   return `${method} ${path}`;
 }
 

@@ -4,7 +4,7 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { ListRootsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import type { ErrorPayload } from '../../src/errors.js';
@@ -29,6 +29,13 @@ export interface ConnectOptions {
   logger?: Logger;
   /** Tools to serve instead of the ones the config enables. */
   tools?: readonly ToolDefinition[];
+  /**
+   * Declare the roots capability and answer roots/list with these file:// URIs. The array is read
+   * at each roots/list: change it, then `client.sendRootsListChanged()`.
+   */
+  roots?: string[];
+  /** How the server believes it is reached (default stdio). */
+  transport?: 'stdio' | 'http';
 }
 
 export async function connect(fake: FakeFlora | undefined, opts: ConnectOptions = {}): Promise<Connected> {
@@ -42,10 +49,16 @@ export async function connect(fake: FakeFlora | undefined, opts: ConnectOptions 
     logger: opts.logger,
     tools: opts.tools,
     clientOptions: { baseBackoffMs: 5, maxBackoffMs: 20, ...opts.clientOptions },
+    transport: opts.transport,
   });
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
   await mcp.server.connect(serverTransport);
-  const client = new Client({ name: 'vitest', version: '0' });
+  const roots = opts.roots;
+  const client = new Client(
+    { name: 'vitest', version: '0' },
+    roots ? { capabilities: { roots: { listChanged: true } } } : undefined,
+  );
+  if (roots) client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: roots.map((uri) => ({ uri })) }));
   await client.connect(clientTransport);
   return {
     client,
@@ -86,8 +99,16 @@ export const VALID_START = {
   type: 'image',
 } as const;
 
-/** The tools a server offers by default (the generate toolset), in the order tools/list gives them. */
-export const TOOL_NAMES = ['list_workspaces', 'list_projects', 'list_models', 'start_generation_run', 'poll_run'] as const;
+/** The generate toolset's tools, in the order tools/list gives them. */
+export const GENERATE_TOOL_NAMES = [
+  'list_workspaces',
+  'list_projects',
+  'list_models',
+  'start_generation_run',
+  'poll_run',
+] as const;
+/** The tools a server offers by default (every toolset), in the order tools/list gives them. */
+export const TOOL_NAMES = [...GENERATE_TOOL_NAMES, 'upload_media'] as const;
 export type ToolName = (typeof TOOL_NAMES)[number];
 
 /** Arguments each tool's schema accepts; the type makes every tool of TOOL_NAMES have some. */
@@ -97,6 +118,7 @@ const VALID_ARGS: { readonly [T in ToolName]: Readonly<Record<string, unknown>> 
   list_models: {},
   start_generation_run: VALID_START,
   poll_run: { run_id: 'run_abc123' },
+  upload_media: { source: 'https://example.com/mug.png', workspace_id: 'ws_studio' },
 };
 
 /**

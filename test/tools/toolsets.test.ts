@@ -6,13 +6,12 @@
 import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
 import type { FakeFlora } from '../helpers/fake-flora.js';
-import { failure, success, TOOL_NAMES, useConnections } from '../helpers/harness.js';
+import { failure, GENERATE_TOOL_NAMES, success, TOOL_NAMES, useConnections } from '../helpers/harness.js';
 
 let fake: FakeFlora;
 const { open } = useConnections((f) => (fake = f));
 
-/** Every tool today is in the generate toolset. */
-const GENERATE = TOOL_NAMES;
+const GENERATE = GENERATE_TOOL_NAMES;
 
 async function listed(env: Record<string, string>): Promise<string[]> {
   const c = await open({ env });
@@ -26,24 +25,29 @@ describe('FLORA_TOOLSETS', () => {
     expect(success(await c.call('list_workspaces')).workspaces).toHaveLength(2);
   });
 
+  it('media lists upload_media alone', async () => {
+    expect(await listed({ FLORA_TOOLSETS: 'media' })).toEqual(['upload_media']);
+  });
+
   it('unset lists every tool of every toolset', async () => {
-    expect(await listed({})).toEqual(GENERATE);
+    expect(await listed({})).toEqual(TOOL_NAMES);
+    expect(TOOL_NAMES).toEqual([...GENERATE, 'upload_media']);
   });
 
   it('a tool of a toolset the user did not enable is unknown, and the error says which toolset has it', async () => {
     const c = await open({ env: { FLORA_TOOLSETS: 'media,batch' } });
-    expect((await c.client.listTools()).tools).toEqual([]);
+    expect((await c.client.listTools()).tools.map((t) => t.name)).toEqual(['upload_media']);
     const call = c.call('poll_run', { run_id: 'run_1' });
     await expect(call).rejects.toMatchObject({ code: ErrorCode.InvalidParams });
     await expect(call).rejects.toThrow(
-      'Tool "poll_run" is in the toolset "generate", which this server does not enable (enabled: media, batch; the user sets FLORA_TOOLSETS or --toolsets). Available tools: none.',
+      'Tool "poll_run" is in the toolset "generate", which this server does not enable (enabled: media, batch; the user sets FLORA_TOOLSETS or --toolsets). Available tools: upload_media.',
     );
     expect(fake.requests).toHaveLength(0);
   });
 
   it('an unknown toolset name: tools stay listed, every call answers configuration_error naming the valid names', async () => {
     const c = await open({ env: { FLORA_TOOLSETS: 'generate,vidoe' } });
-    expect((await c.client.listTools()).tools.map((t) => t.name)).toEqual(GENERATE);
+    expect((await c.client.listTools()).tools.map((t) => t.name)).toEqual(TOOL_NAMES);
     const error = failure(await c.call('list_workspaces'));
     expect(error.code).toBe('configuration_error');
     expect(error.message).toContain(
