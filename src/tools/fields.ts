@@ -3,11 +3,14 @@
  * default, the schema owns it (`.default`): handlers always receive the ID.
  */
 import * as z from 'zod';
-import { RUN_ID_PATTERN, RUN_ID_RULE } from '../flora/client.js';
+import { RUN_ID_PATTERN, RUN_ID_RULE, TECHNIQUE_ID_PATTERN, TECHNIQUE_ID_RULE } from '../flora/client.js';
+
+const idString = (prefix: string, what: string) =>
+  z.string().regex(new RegExp(`^${prefix}\\S+$`), `must be a FLORA ${what} ID starting with "${prefix}"`);
 
 /** An ID argument: required, or defaulted when the user's env names one. */
 function idField(prefix: string, what: string, describe: string, fallback: string | undefined, envName: string) {
-  const field = z.string().regex(new RegExp(`^${prefix}\\S+$`), `must be a FLORA ${what} ID starting with "${prefix}"`);
+  const field = idString(prefix, what);
   return fallback === undefined
     ? field.describe(describe)
     : field.default(fallback).describe(`${describe} Default: ${fallback} (${envName}).`);
@@ -29,3 +32,16 @@ export const runIdField = () => z.string().regex(RUN_ID_PATTERN, RUN_ID_RULE).de
 
 export const waitSecondsField = (max: number) =>
   z.number().min(0).max(max).optional().describe(`Wait up to this many seconds (0-${max}) for the run to end, with progress.`);
+
+/** A technique ID: it goes into URL paths, so it is held to what cannot change them. */
+export const techniqueIdField = (describe: string) =>
+  z.string().regex(TECHNIQUE_ID_PATTERN, TECHNIQUE_ID_RULE).describe(describe);
+
+export const optionalTechniqueIdField = (describe: string) =>
+  z.string().regex(TECHNIQUE_ID_PATTERN, TECHNIQUE_ID_RULE).optional().describe(describe);
+
+/** A workspace filter: optional, or defaulted when the user's env names one. */
+export const workspaceFilterField = (fallback: string | undefined, describe: string) =>
+  fallback === undefined
+    ? idString('ws_', 'workspace').optional().describe(describe)
+    : idString('ws_', 'workspace').default(fallback).describe(`${describe} Default: ${fallback} (FLORA_WORKSPACE_ID).`);

@@ -21,8 +21,11 @@ export const pollRun = (options: ToolOptions) =>
     outputSchema: PollOutput,
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
     async handler(args, ctx) {
-      const outcome = await waitForRun(ctx, args.run_id, args.wait_seconds ?? 0);
-      const structured = pollResult(outcome, ctx.runs, options.maxWaitSeconds);
+      // A technique run this server started is remembered with its technique.
+      const techniqueId = ctx.runs.get(args.run_id)?.techniqueId;
+      const where = { runId: args.run_id, techniqueId };
+      const outcome = await waitForRun(ctx, where, args.wait_seconds ?? 0);
+      const structured = pollResult(outcome, ctx.runs, options.maxWaitSeconds, where);
       return { structured, extraContent: outputBlocks(structured.outputs) };
     },
   });
