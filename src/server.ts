@@ -22,6 +22,7 @@ import { ModelCatalog } from './flora/catalog.js';
 import { FloraClient, type FloraClientOptions } from './flora/client.js';
 import { makeRedactor, redactValue, silentLogger, type Logger } from './log.js';
 import { RunMemory } from './flora/run-memory.js';
+import { TechniqueCatalog } from './flora/technique-catalog.js';
 import { buildTools, toolsetOfTool } from './tools/index.js';
 import { invalidArguments, toToolError, toToolResult, unexpectedError, type ToolDefinition } from './tools/tool.js';
 import { SERVER_NAME, VERSION } from './version.js';
@@ -171,6 +172,7 @@ export function createServer(deps: ServerDeps): FloraMcpServer {
         )
       : undefined;
   const catalog = client && new ModelCatalog(client, log);
+  const techniques = client && new TechniqueCatalog(client, log);
 
   const server = new Server(
     { name: SERVER_NAME, title: 'FLORA generations', version: VERSION },
@@ -195,11 +197,13 @@ export function createServer(deps: ServerDeps): FloraMcpServer {
     running++;
     const t0 = Date.now();
     try {
-      if (client === undefined || catalog === undefined) throw ConfigurationError.of(problem as string);
+      if (client === undefined || catalog === undefined || techniques === undefined) {
+        throw ConfigurationError.of(problem as string);
+      }
       const args = tool.inputSchema.safeParse(request.params.arguments ?? {});
       if (!args.success) throw invalidArguments(tool.name, args.error);
       const progress = progressReporter(request.params._meta?.progressToken, extra.sendNotification);
-      const out = await tool.handler(args.data, { client, signal: extra.signal, log, progress, runs, catalog });
+      const out = await tool.handler(args.data, { client, signal: extra.signal, log, progress, runs, catalog, techniques });
       const structured = redactValue(out.structured, redact);
       const checked = tool.outputSchema.safeParse(structured);
       if (!checked.success) throw unexpectedError(new Error(`output of ${tool.name} does not fit its schema`));

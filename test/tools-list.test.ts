@@ -12,7 +12,15 @@ import { FakeFlora } from './helpers/fake-flora.js';
 import { connect, type Connected } from './helpers/harness.js';
 
 const TOOLS = buildTools();
-const TOOL_NAMES = ['list_workspaces', 'list_projects', 'list_models', 'start_generation_run', 'poll_run'];
+const TOOL_NAMES = [
+  'list_workspaces',
+  'list_projects',
+  'list_models',
+  'start_generation_run',
+  'poll_run',
+  'list_techniques',
+  'run_technique',
+];
 /** The env that makes tools/list longest: ID defaults named in descriptions, the largest wait. */
 const DEFAULTS_ENV = { FLORA_WORKSPACE_ID: 'ws_studio', FLORA_PROJECT_ID: 'prj_mugs', FLORA_MAX_WAIT_SECONDS: '600' };
 /**
@@ -95,12 +103,12 @@ describe('tools/list', () => {
     expect(fake.requests).toHaveLength(0);
   });
 
-  it('lists list_workspaces, list_projects, list_models, start_generation_run and poll_run in that order', () => {
+  it('lists the generate tools, then list_techniques and run_technique, in that order', () => {
     expect(tools.map((t) => t.name)).toEqual(TOOL_NAMES);
   });
 
-  it('marks list_workspaces, list_projects, list_models and poll_run as read-only and idempotent, every hint explicit', () => {
-    for (const name of ['list_workspaces', 'list_projects', 'list_models', 'poll_run']) {
+  it('marks list_workspaces, list_projects, list_models, poll_run and list_techniques as read-only and idempotent, every hint explicit', () => {
+    for (const name of ['list_workspaces', 'list_projects', 'list_models', 'poll_run', 'list_techniques']) {
       expect(tool(name).annotations, name).toEqual({
         readOnlyHint: true,
         idempotentHint: true,
@@ -110,16 +118,18 @@ describe('tools/list', () => {
     }
   });
 
-  it('marks start_generation_run as a non-idempotent, open-world write that destroys nothing', () => {
-    expect(tool('start_generation_run').annotations).toEqual({
-      readOnlyHint: false,
-      idempotentHint: false,
-      openWorldHint: true,
-      destructiveHint: false,
-    });
+  it('marks start_generation_run and run_technique as non-idempotent, open-world writes that destroy nothing', () => {
+    for (const name of ['start_generation_run', 'run_technique']) {
+      expect(tool(name).annotations, name).toEqual({
+        readOnlyHint: false,
+        idempotentHint: false,
+        openWorldHint: true,
+        destructiveHint: false,
+      });
+    }
   });
 
-  it('gives every tool a title and a description, and says start_generation_run costs money', () => {
+  it('gives every tool a title and a description, and says start_generation_run and run_technique cost money', () => {
     for (const t of tools) {
       expect(t.title?.trim(), t.name).toBeTruthy();
       expect(t.description?.trim(), t.name).toBeTruthy();
@@ -128,6 +138,8 @@ describe('tools/list', () => {
     }
     expect(tool('start_generation_run').title).toContain('billed');
     expect(tool('start_generation_run').description).toContain('Billed');
+    expect(tool('run_technique').title).toContain('billed');
+    expect(tool('run_technique').description).toContain("Billed at the technique's run_cost (USD");
   });
 
   it('describes every input property, nested ones included, with default env and with the ID defaults set', async () => {
@@ -147,8 +159,8 @@ describe('tools/list', () => {
           }
         }
         expect(missing, label).toEqual([]);
-        // list_projects 4, list_models 2, start_generation_run 9, poll_run 2.
-        expect(checked, label).toBe(17);
+        // list_projects 4, list_models 2, start_generation_run 9, poll_run 3, list_techniques 4, run_technique 6.
+        expect(checked, label).toBe(28);
       }
     } finally {
       await withDefaults.close();
@@ -200,8 +212,25 @@ describe('tools/list', () => {
     expect(schema.additionalProperties).toBe(false);
   });
 
+  it('requires technique_id, inputs and workspace_id for run_technique, nothing for list_techniques', () => {
+    const schema = tool('run_technique').inputSchema;
+    expect([...(schema.required ?? [])].sort()).toEqual(['inputs', 'technique_id', 'workspace_id']);
+    expect(Object.keys(schema.properties ?? {}).sort()).toEqual(
+      ['callback_url', 'idempotency_key', 'inputs', 'technique_id', 'wait_seconds', 'workspace_id'].sort(),
+    );
+    expect(schema.additionalProperties).toBe(false);
+    expect(tool('list_techniques').inputSchema.required ?? []).toEqual([]);
+    expect(Object.keys(tool('list_techniques').inputSchema.properties ?? {})).toEqual([
+      'query',
+      'workspace_id',
+      'limit',
+      'cursor',
+    ]);
+  });
+
   it('requires run_id for poll_run, workspace_id for list_projects and nothing for list_models or list_workspaces', () => {
     expect(tool('poll_run').inputSchema.required).toEqual(['run_id']);
+    expect(Object.keys(tool('poll_run').inputSchema.properties ?? {})).toEqual(['run_id', 'technique_id', 'wait_seconds']);
     expect(tool('list_projects').inputSchema.required).toEqual(['workspace_id']);
     expect(tool('list_models').inputSchema.required ?? []).toEqual([]);
     expect(tool('list_workspaces').inputSchema.required ?? []).toEqual([]);

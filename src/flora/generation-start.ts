@@ -10,7 +10,7 @@ import type { StartPlan } from './start.js';
 export function generationStart(client: FloraClient, body: GenerateBody): StartPlan<Generation> {
   return {
     words: GENERATION_WORDS,
-    start: (key, signal) => client.generate(body, key, { signal }),
+    start: async (key, signal) => ({ started: await client.generate(body, key, { signal }) }),
     recent: async (signal) =>
       (
         await client.listGenerations(

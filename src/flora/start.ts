@@ -7,10 +7,16 @@
 import { FloraApiError, FloraError } from '../errors.js';
 import { isLostStart, type StartWords } from './client.js';
 import { pickLostRun, type RecentRun } from './recover.js';
-import { epochMs, type StartRunResponse } from './schemas.js';
+import { epochMs, type RunStatus, type StartRunResponse } from './schemas.js';
 
-export interface Started {
+/** A start's answer: the envelope, and the run's state when the answer shows it. */
+export interface StartAnswer {
   started: StartRunResponse;
+  /** POST /techniques/{id}/runs answers the run itself (status, progress, outputs once done). */
+  state?: RunStatus;
+}
+
+export interface Started extends StartAnswer {
   /** True when the run was found in the history because the start's answer was lost. */
   recovered: boolean;
   /** When the run started, as well as we know: FLORA's created_at for a recovered run. */
@@ -28,7 +34,7 @@ export interface StartPlan<R extends RecentRun> {
   /** What it starts, in the words its errors use. */
   words: StartWords;
   /** The one POST (the client retries it with the same key). */
-  start(idempotencyKey: string, signal: AbortSignal): Promise<StartRunResponse>;
+  start(idempotencyKey: string, signal: AbortSignal): Promise<StartAnswer>;
   /** FLORA's recent runs where this start's run would show up, newest first. */
   recent(signal: AbortSignal): Promise<R[]>;
   /** Whether a recent run can be this start's (beyond age and "not already known"). */
@@ -44,15 +50,15 @@ export async function startOrRecover<R extends RecentRun>(
   opts: StartOptions,
 ): Promise<Started> {
   const firstAttemptAt = Date.now();
-  let started: StartRunResponse;
+  let answer: StartAnswer;
   try {
-    started = await plan.start(idempotencyKey, opts.signal);
+    answer = await plan.start(idempotencyKey, opts.signal);
   } catch (err) {
     if (!isLostStart(err)) throw err;
     const found = await recover(plan, firstAttemptAt, err, opts);
     return { started: plan.asStarted(found), recovered: true, startedAtMs: epochMs(found.created_at) ?? firstAttemptAt };
   }
-  return { started, recovered: false, startedAtMs: Date.now() };
+  return { ...answer, recovered: false, startedAtMs: Date.now() };
 }
 
 async function recover<R extends RecentRun>(

@@ -7,13 +7,14 @@ import { loadConfig, TOOLSET_NAMES, type Config, type ToolsetName } from '../con
 import { discoveryTools } from './discovery/index.js';
 import { generationTools } from './generation/index.js';
 import { runsTools } from './runs/index.js';
+import { techniquesTools } from './techniques/index.js';
 import type { ToolDefinition, ToolFactory, ToolOptions } from './tool.js';
 
-/** What each toolset holds. `media`, `techniques` and `batch` are named now and filled by later tools. */
+/** What each toolset holds. `media` and `batch` are named now and filled by later tools. */
 const TOOLSETS: Readonly<Record<ToolsetName, readonly ToolFactory[]>> = {
   generate: [...discoveryTools, ...generationTools, ...runsTools],
   media: [],
-  techniques: [],
+  techniques: techniquesTools,
   batch: [],
 };
 

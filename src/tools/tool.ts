@@ -10,6 +10,7 @@ import { FloraError, InvalidArgumentsError, type FieldIssue } from '../errors.js
 import type { ModelCatalog } from '../flora/catalog.js';
 import type { FloraClient } from '../flora/client.js';
 import type { RunMemory } from '../flora/run-memory.js';
+import type { TechniqueCatalog } from '../flora/technique-catalog.js';
 import { redactValue, type Logger, type Redactor } from '../log.js';
 
 export interface ToolAnnotations {
@@ -30,6 +31,8 @@ export interface ToolContext {
   runs: RunMemory;
   /** FLORA's model catalog, cached, for pre-flight checks. */
   catalog: ModelCatalog;
+  /** Technique definitions, cached, for pre-flight checks of technique runs. */
+  techniques: TechniqueCatalog;
 }
 
 export interface ToolOutput<T> {

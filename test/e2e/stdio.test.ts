@@ -9,7 +9,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FAKE_KEY, FakeFlora, MODELS } from '../helpers/fake-flora.js';
-import { errorOf, structuredOf, TOOL_NAMES, VALID_CALLS, VALID_START } from '../helpers/harness.js';
+import { errorOf, GENERATE_TOOL_NAMES, structuredOf, TOOL_NAMES, VALID_CALLS, VALID_START } from '../helpers/harness.js';
 import { BUNDLE } from '../helpers/paths.js';
 
 const BIN = BUNDLE;
@@ -123,7 +123,7 @@ describe('stdio server', () => {
     const { client } = await spawnClient({});
     try {
       const { tools } = await client.listTools();
-      expect(tools).toHaveLength(5);
+      expect(tools).toHaveLength(TOOL_NAMES.length);
       for (const [name, args] of VALID_CALLS) {
         const err = errorOf((await client.callTool({ name, arguments: args })) as CallToolResult);
         expect(err.code).toBe('configuration_error');
@@ -141,7 +141,7 @@ describe('stdio server', () => {
     const { client } = await spawnClient({ FLORA_API_KEY: FAKE_KEY, FLORA_TOOLSETS: 'media' }, ['--toolsets', 'generate']);
     try {
       // ... the flag offers the generation tools, and they reach FLORA.
-      expect((await client.listTools()).tools.map((t) => t.name)).toEqual(TOOL_NAMES);
+      expect((await client.listTools()).tools.map((t) => t.name)).toEqual(GENERATE_TOOL_NAMES);
       structuredOf((await client.callTool({ name: 'list_workspaces', arguments: {} })) as CallToolResult);
       expect(fake.requests.map((r) => r.path)).toEqual(['/workspaces']);
     } finally {

@@ -50,7 +50,7 @@ describe('configuration', () => {
 
   it('with FLORA_TIMEOUT_MS=abc every call returns configuration_error naming FLORA_TIMEOUT_MS', async () => {
     const c = await open({ env: { FLORA_TIMEOUT_MS: 'abc' } });
-    expect((await c.client.listTools()).tools).toHaveLength(5);
+    expect((await c.client.listTools()).tools).toHaveLength(TOOL_NAMES.length);
 
     for (const [name, args] of VALID_CALLS) {
       const error = failure(await c.call(name, args));

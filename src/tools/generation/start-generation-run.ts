@@ -4,7 +4,7 @@ import { preflight } from '../../flora/catalog.js';
 import { generationStart } from '../../flora/generation-start.js';
 import { GENERATION_TYPES, type GenerateBody, type StartRunResponse } from '../../flora/schemas.js';
 import { startOrRecover } from '../../flora/start.js';
-import { projectField, waitSecondsField, workspaceField } from '../fields.js';
+import { callbackUrlField, idempotencyKeyField, projectField, waitSecondsField, workspaceField } from '../fields.js';
 import { followStart, type StartResultBase } from '../runs/after-start.js';
 import { defineTool, type ToolOptions } from '../tool.js';
 
@@ -50,15 +50,8 @@ export const startGenerationRun = (options: ToolOptions) =>
         .record(z.string(), z.unknown())
         .optional()
         .describe('Model settings named as in list_models params, e.g. {"aspect_ratio":"16:9"}.'),
-      callback_url: z
-        .url({ protocol: /^https$/, error: 'must be an https:// URL' })
-        .optional()
-        .describe('https URL FLORA calls once the run ends.'),
-      idempotency_key: z
-        .string()
-        .regex(/^[\x21-\x7E]{1,255}$/, 'must be 1-255 printable ASCII characters without spaces')
-        .optional()
-        .describe('Only to retry a failed start: the idempotency_key from its error.'),
+      callback_url: callbackUrlField(),
+      idempotency_key: idempotencyKeyField(),
       wait_seconds: waitSecondsField(options.maxWaitSeconds),
     }),
     outputSchema: StartOutput,

@@ -3,6 +3,7 @@
  * starts: without wait_seconds, say how to follow the run; with it, wait here (progress
  * notifications as it goes) and present the run, its outputs as content blocks.
  */
+import type { RunStatus } from '../../flora/schemas.js';
 import type { ToolContext, ToolOutput } from '../tool.js';
 import { outputBlocks } from './output-blocks.js';
 import { pollResult, type PollResult } from './present.js';
@@ -17,7 +18,7 @@ export interface FollowOptions {
   where: RunLocation;
   startedAtMs: number;
   /** The run's state as the start's answer told it, when it did. */
-  state?: { status?: string; progress?: number };
+  state?: RunStatus;
   /** A recovered run is polled at once: nothing is known of its state. */
   recovered: boolean;
   waitSeconds: number | undefined;
@@ -35,9 +36,8 @@ export async function followStart<T extends StartResultBase>(
     result.summary += ` Next: poll_run with ${ids} and wait_seconds up to ${opts.maxWaitSeconds}.`;
     return { structured: result };
   }
-  const status = opts.state?.status ?? 'pending';
-  ctx.progress(0, `started ${where.runId}, ${status}`);
-  const initial = { run_id: where.runId, status, progress: opts.state?.progress ?? 0, created_at: opts.startedAtMs };
+  ctx.progress(0, `started ${where.runId}, ${opts.state?.status ?? 'pending'}`);
+  const initial = opts.state ?? { run_id: where.runId, status: 'pending', progress: 0, created_at: opts.startedAtMs };
   const outcome = await waitForRun(ctx, where, opts.waitSeconds, initial, opts.recovered).catch((err: unknown) => {
     // Only a cancel gets here; the client drops our answer, so leave the run ID in the log.
     ctx.log.warn(`call cancelled while waiting; run ${where.runId} was started and keeps running in FLORA`);
