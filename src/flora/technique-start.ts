@@ -32,6 +32,9 @@ export interface TechniqueRunRequest {
   callbackUrl?: string;
   /** The definition, when it could be read. */
   technique: Technique | undefined;
+  /** The route this call's idempotency key already went out on, if this server sent it before. */
+  keyRoute?: string;
+  idempotencyKey: string;
 }
 
 export interface TechniqueRunPlan {
@@ -63,10 +66,27 @@ export function routeFor(technique: Technique | undefined, inputCount: number): 
   return { route: 'POST /techniques/{id}/runs', reason: 'the route FLORA measured to honour idempotency for techniques' };
 }
 
+/**
+ * The route for a call whose key this server already sent: FLORA tells a repeated key only on
+ * the route that saw it first, so a retry goes there too, or nowhere.
+ */
+function pinnedRoute(req: TechniqueRunRequest): { route: TechniqueRoute; reason: string } {
+  const free = routeFor(req.technique, req.inputs.length);
+  if (req.keyRoute === undefined || req.keyRoute === free.route) return free;
+  if (req.keyRoute === 'POST /runs/technique') {
+    return { route: req.keyRoute, reason: 'a retry goes to the route its idempotency_key was first sent to' };
+  }
+  throw new FloraError(
+    'technique_unavailable',
+    `idempotency_key "${req.idempotencyKey}" was first sent to ${req.keyRoute}, and a retry must go there too (FLORA knows a key only on its own route), but this run cannot go there now: ${free.reason}. Nothing was sent, so nothing can have started twice; try again in a minute with the same idempotency_key.`,
+    { retryable: true, idempotencyKey: req.idempotencyKey },
+  );
+}
+
 /** How this run starts, and how it is found again when the start's answer is lost. */
 export function techniqueRunPlan(client: FloraClient, req: TechniqueRunRequest): TechniqueRunPlan {
   const { techniqueId, workspaceId } = req;
-  const { route, reason } = routeFor(req.technique, req.inputs.length);
+  const { route, reason } = pinnedRoute(req);
   const warnings: string[] = [];
   let start: StartPlan<TechniqueRunItem>['start'];
   if (route === 'POST /techniques/{id}/runs') {

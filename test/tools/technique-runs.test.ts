@@ -5,7 +5,7 @@
  * and for runs another client started.
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type FakeFlora, type FakeRun, faults, floraError, type RecordedRequest } from '../helpers/fake-flora.js';
 import { failure, success, useConnections, VALID_TECHNIQUE_RUN } from '../helpers/harness.js';
 
@@ -177,6 +177,59 @@ describe('run_technique: retries and lost answers never start a second run', () 
 
     const again = failure(await c.call('run_technique', { ...VALID_TECHNIQUE_RUN, idempotency_key: key }));
     expect(again.code).toBe('idempotency_duplicate');
+    expect(fake.runs.size).toBe(1);
+  });
+});
+
+describe('run_technique: a retry with a key goes where the key first went', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** The next start on `route` creates its run, and its answer never comes. */
+  function hangNext(route: string): void {
+    fake.once(route, (_req, _res, ctx) => {
+      ctx.defaultReply();
+      return new Promise<void>(() => {});
+    });
+  }
+
+  it('a key first sent to POST /runs/technique (definition unreadable) goes there again once the definition is back', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    fake.once('GET /techniques/:id', faults.html(502));
+    hangNext('POST /runs/technique');
+    const c = await open({ env: { FLORA_TIMEOUT_MS: '200' } });
+    const error = failure(await c.call('run_technique', { ...VALID_TECHNIQUE_RUN }));
+    expect(error).toMatchObject({ code: 'timeout', idempotency_key: expect.any(String) });
+
+    // A minute later the definition can be read, and would send this technique to the other route.
+    vi.setSystemTime(Date.now() + 61_000);
+    const again = failure(await c.call('run_technique', { ...VALID_TECHNIQUE_RUN, idempotency_key: error.idempotency_key }));
+
+    expect(fake.requestsTo('GET', '/techniques/:id')).toHaveLength(2);
+    expect(fake.requestsTo('POST', '/techniques/:id/runs')).toHaveLength(0);
+    const starts = fake.requestsTo('POST', '/runs/technique');
+    expect(starts.map((r) => r.headers['idempotency-key'])).toEqual([error.idempotency_key, error.idempotency_key]);
+    expect(again.code).toBe('idempotency_duplicate');
+    expect(fake.runs.size).toBe(1);
+  });
+
+  it('a key first sent to POST /techniques/{id}/runs is not sent elsewhere when that route cannot be used now', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    hangNext('POST /techniques/:id/runs');
+    const c = await open({ env: { FLORA_TIMEOUT_MS: '200' } });
+    const error = failure(await c.call('run_technique', { ...VALID_TECHNIQUE_RUN }));
+    expect(error.code).toBe('timeout');
+
+    // Eleven minutes later the cached definition has expired and FLORA cannot give it.
+    vi.setSystemTime(Date.now() + 11 * 60_000);
+    fake.once('GET /techniques/:id', faults.html(502));
+    fake.requests.length = 0;
+    const again = failure(await c.call('run_technique', { ...VALID_TECHNIQUE_RUN, idempotency_key: error.idempotency_key }));
+
+    expect(fake.requests.map((r) => `${r.method} ${r.rawPath}`)).toEqual(['GET /api/v1/techniques/tech_product-shot']);
+    expect(again).toMatchObject({ code: 'technique_unavailable', retryable: true, idempotency_key: error.idempotency_key });
+    expect(again.message).toContain('first sent to POST /techniques/{id}/runs');
     expect(fake.runs.size).toBe(1);
   });
 });

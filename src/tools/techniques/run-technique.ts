@@ -37,15 +37,19 @@ export const runTechnique = (options: ToolOptions) =>
     async handler(args, ctx) {
       const technique = await ctx.techniques.get(args.technique_id);
       const prepared = prepareInputs(args.inputs, technique);
+      const key = args.idempotency_key ?? randomUUID();
       const { plan, route, reason, warnings } = techniqueRunPlan(ctx.client, {
         techniqueId: args.technique_id,
         workspaceId: args.workspace_id,
         inputs: prepared.inputs,
         callbackUrl: args.callback_url,
         technique,
+        idempotencyKey: key,
+        keyRoute: ctx.runs.routeOfKey(key),
       });
       ctx.log.info(`run_technique ${args.technique_id}: ${route} (${reason})`);
-      const { started, state, recovered, startedAtMs } = await startOrRecover(plan, args.idempotency_key ?? randomUUID(), {
+      ctx.runs.rememberKeyRoute(key, route);
+      const { started, state, recovered, startedAtMs } = await startOrRecover(plan, key, {
         signal: ctx.signal,
         isKnown: (runId) => ctx.runs.has(runId),
       });
