@@ -23,6 +23,7 @@ import { ModelCatalog } from './flora/catalog.js';
 import { FloraClient, type FloraClientOptions } from './flora/client.js';
 import { makeRedactor, redactValue, silentLogger, type Logger } from './log.js';
 import { RunMemory } from './flora/run-memory.js';
+import { TechniqueCatalog } from './flora/technique-catalog.js';
 import { buildTools, toolsetOfTool } from './tools/index.js';
 import { invalidArguments, toToolError, toToolResult, unexpectedError, type ToolDefinition } from './tools/tool.js';
 import { SERVER_NAME, VERSION } from './version.js';
@@ -34,6 +35,7 @@ export const INSTRUCTIONS = [
   '3. start_generation_run: billed; charged_cost is a quote settled later.',
   '4. Wait: pass wait_seconds to start_generation_run or poll_run; call poll_run again while done is false.',
   "The user's own images, video, audio or PDFs: upload_media first, then pass its url exactly (e.g. params.image_url).",
+  "Techniques (FLORA's ready-made workflows): list_techniques to find one and read its inputs; upload_media for local files; run_technique with inputs keyed by input id (billed at run_cost); wait as in 4, passing technique_id to poll_run.",
   'Output URLs are public links. Errors are {"error":{code,message,retryable}}: follow the message.',
 ].join('\n');
 
@@ -200,6 +202,7 @@ export function createServer(deps: ServerDeps): FloraMcpServer {
         )
       : undefined;
   const catalog = client && new ModelCatalog(client, log);
+  const techniques = client && new TechniqueCatalog(client, log);
 
   const server = new Server(
     { name: SERVER_NAME, title: 'FLORA generations', version: VERSION },
@@ -226,11 +229,13 @@ export function createServer(deps: ServerDeps): FloraMcpServer {
     running++;
     const t0 = Date.now();
     try {
-      if (client === undefined || catalog === undefined) throw ConfigurationError.of(problem as string);
+      if (client === undefined || catalog === undefined || techniques === undefined) {
+        throw ConfigurationError.of(problem as string);
+      }
       const args = tool.inputSchema.safeParse(request.params.arguments ?? {});
       if (!args.success) throw invalidArguments(tool.name, args.error);
       const progress = progressReporter(request.params._meta?.progressToken, extra.sendNotification);
-      const ctx = { client, signal: extra.signal, log, progress, runs, catalog, transport, roots };
+      const ctx = { client, signal: extra.signal, log, progress, runs, catalog, techniques, transport, roots };
       const out = await tool.handler(args.data, ctx);
       const structured = redactValue(out.structured, redact);
       const checked = tool.outputSchema.safeParse(structured);

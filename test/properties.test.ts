@@ -1,7 +1,7 @@
 /**
  * Property-based tests (fast-check) of the two nets every answer passes through:
  *
- * 1. Tool arguments: for each of the five tools, arbitrary JSON arguments (the tool's real
+ * 1. Tool arguments: for each tool, arbitrary JSON arguments (the tool's real
  *    property names with valid-looking and arbitrary JSON values, plus random extra keys) never
  *    crash the server; the result is always a well-formed success or a well-formed
  *    {"error":{...}}; arguments the tool's zod inputSchema rejects give `invalid_arguments` and
@@ -21,7 +21,8 @@ import { ModelList } from '../src/flora/schemas.js';
 import { buildTools } from '../src/tools/index.js';
 import type { ToolDefinition } from '../src/tools/tool.js';
 import { FAKE_KEY, MODELS, type FakeFlora, type Reply } from './helpers/fake-flora.js';
-import { useConnections, VALID_START, type Connected } from './helpers/harness.js';
+import { TECHNIQUES } from './helpers/fake-techniques.js';
+import { useConnections, VALID_START, VALID_TECHNIQUE_RUN, type Connected } from './helpers/harness.js';
 
 let fake: FakeFlora;
 
@@ -84,6 +85,13 @@ function prefixed(prefix: string, known: readonly string[] = []) {
 }
 const anyPrefixed = fc.oneof(prefixed('ws_'), prefixed('prj_'), prefixed('run_'));
 const modelIds = MODELS.map((m) => m.model_id);
+const techniqueIds = TECHNIQUES.map((t) => t.technique_id);
+/** Technique inputs: declared IDs and others, text, URLs, file names and empty strings. */
+const techniqueInputs = fc.dictionary(
+  fc.constantFrom('product', 'scene', 'style_ref', 'clip', 'style', 'episode', 'title', 'x'),
+  fc.constantFrom('', 'a mug', 'https://media.flora.ai/u/a.png', 'mug.png', 'http://127.0.0.1/a.png'),
+  { maxKeys: 3 },
+);
 
 /** Values that look like what each property wants (often valid, sometimes just off). */
 function plausible(name: string, knownRuns: readonly string[]): fc.Arbitrary<unknown> {
@@ -135,6 +143,17 @@ function plausible(name: string, knownRuns: readonly string[]): fc.Arbitrary<unk
         { weight: 4, arbitrary: fc.constantFrom(...modelIds) },
         { weight: 1, arbitrary: fc.constantFrom('gpt', 't2i flux', '', 'FLUX.2 Pro') },
         { weight: 1, arbitrary: shortString },
+      );
+    case 'technique_id':
+      return fc.oneof(
+        { weight: 5, arbitrary: prefixed('tech_', techniqueIds) },
+        { weight: 1, arbitrary: anyPrefixed },
+        { weight: 1, arbitrary: shortString },
+      );
+    case 'inputs':
+      return fc.oneof(
+        { weight: 4, arbitrary: techniqueInputs },
+        { weight: 1, arbitrary: fc.dictionary(shortString, fc.jsonValue()) },
       );
     case 'params':
       return fc.oneof(
@@ -200,6 +219,13 @@ function validValue(name: string, knownRuns: readonly string[]): fc.Arbitrary<un
       return fc.constant(0);
     case 'model':
       return fc.oneof(fc.constantFrom(...modelIds), cleanSuffix);
+    case 'technique_id':
+      return fc.oneof(
+        fc.constantFrom(...techniqueIds),
+        cleanSuffix.map((s) => `tech_${s}`),
+      );
+    case 'inputs':
+      return techniqueInputs;
     case 'params':
       return fc.oneof(
         fc.constant({}),
@@ -373,6 +399,8 @@ const SUCCEEDING_CALLS: Record<string, (runId: string) => Record<string, unknown
   start_generation_run: () => ({ ...VALID_START, model: 't2i-flux-2-pro', params: { aspect_ratio: '16:9' }, wait_seconds: 0 }),
   poll_run: (runId) => ({ run_id: runId, wait_seconds: 0 }),
   upload_media: () => ({ source: 'https://example.com/mug.png', workspace_id: 'ws_studio' }),
+  list_techniques: () => ({ query: 'shot', limit: 2 }),
+  run_technique: () => ({ ...VALID_TECHNIQUE_RUN, wait_seconds: 0 }),
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -87,12 +87,12 @@ describe('tools/list', () => {
     expect(fake.requests).toHaveLength(0);
   });
 
-  it('lists list_workspaces, list_projects, list_models, start_generation_run, poll_run and upload_media in that order', () => {
+  it('lists the generate tools, then upload_media, then list_techniques and run_technique, in that order', () => {
     expect(tools.map((t) => t.name)).toEqual(TOOL_NAMES);
   });
 
-  it('marks list_workspaces, list_projects, list_models and poll_run as read-only and idempotent, every hint explicit', () => {
-    for (const name of ['list_workspaces', 'list_projects', 'list_models', 'poll_run']) {
+  it('marks list_workspaces, list_projects, list_models, poll_run and list_techniques as read-only and idempotent, every hint explicit', () => {
+    for (const name of ['list_workspaces', 'list_projects', 'list_models', 'poll_run', 'list_techniques']) {
       expect(tool(name).annotations, name).toEqual({
         readOnlyHint: true,
         idempotentHint: true,
@@ -102,8 +102,8 @@ describe('tools/list', () => {
     }
   });
 
-  it('marks start_generation_run and upload_media as non-idempotent, open-world writes that destroy nothing', () => {
-    for (const name of ['start_generation_run', 'upload_media']) {
+  it('marks start_generation_run, upload_media and run_technique as non-idempotent, open-world writes that destroy nothing', () => {
+    for (const name of ['start_generation_run', 'upload_media', 'run_technique']) {
       expect(tool(name).annotations, name).toEqual({
         readOnlyHint: false,
         idempotentHint: false,
@@ -113,7 +113,7 @@ describe('tools/list', () => {
     }
   });
 
-  it('gives every tool a title and a description, and says start_generation_run costs money', () => {
+  it('gives every tool a title and a description, and says start_generation_run and run_technique cost money', () => {
     for (const t of tools) {
       expect(t.title?.trim(), t.name).toBeTruthy();
       expect(t.description?.trim(), t.name).toBeTruthy();
@@ -122,6 +122,8 @@ describe('tools/list', () => {
     }
     expect(tool('start_generation_run').title).toContain('billed');
     expect(tool('start_generation_run').description).toContain('Billed');
+    expect(tool('run_technique').title).toContain('billed');
+    expect(tool('run_technique').description).toContain("Billed at the technique's run_cost (USD");
   });
 
   it('describes every input property, nested ones included, with default env and with the ID defaults set', async () => {
@@ -141,8 +143,8 @@ describe('tools/list', () => {
           }
         }
         expect(missing, label).toEqual([]);
-        // list_projects 4, list_models 2, start_generation_run 9, poll_run 2, upload_media 3.
-        expect(checked, label).toBe(20);
+        // list_projects 4, list_models 2, start_generation_run 9, poll_run 3, upload_media 3, list_techniques 4, run_technique 6.
+        expect(checked, label).toBe(31);
       }
     } finally {
       await withDefaults.close();
@@ -208,8 +210,25 @@ describe('tools/list', () => {
     }
   });
 
+  it('requires technique_id, inputs and workspace_id for run_technique, nothing for list_techniques', () => {
+    const schema = tool('run_technique').inputSchema;
+    expect([...(schema.required ?? [])].sort()).toEqual(['inputs', 'technique_id', 'workspace_id']);
+    expect(Object.keys(schema.properties ?? {}).sort()).toEqual(
+      ['callback_url', 'idempotency_key', 'inputs', 'technique_id', 'wait_seconds', 'workspace_id'].sort(),
+    );
+    expect(schema.additionalProperties).toBe(false);
+    expect(tool('list_techniques').inputSchema.required ?? []).toEqual([]);
+    expect(Object.keys(tool('list_techniques').inputSchema.properties ?? {})).toEqual([
+      'query',
+      'workspace_id',
+      'limit',
+      'cursor',
+    ]);
+  });
+
   it('requires run_id for poll_run, workspace_id for list_projects and nothing for list_models or list_workspaces', () => {
     expect(tool('poll_run').inputSchema.required).toEqual(['run_id']);
+    expect(Object.keys(tool('poll_run').inputSchema.properties ?? {})).toEqual(['run_id', 'technique_id', 'wait_seconds']);
     expect(tool('list_projects').inputSchema.required).toEqual(['workspace_id']);
     expect(tool('list_models').inputSchema.required ?? []).toEqual([]);
     expect(tool('list_workspaces').inputSchema.required ?? []).toEqual([]);

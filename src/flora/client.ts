@@ -3,7 +3,9 @@
  * building, timeouts, retries and error mapping. It knows nothing of MCP.
  *
  * Money rules enforced here:
- * - a POST carries an Idempotency-Key, the same one on every retry of that call;
+ * - a start carries an idempotency key, the same one on every retry of that call: in the
+ *   Idempotency-Key header, or in the body's idempotency_key on the one route FLORA measured to
+ *   honour only that (POST /techniques/{id}/runs);
  * - only 429/500/502/503/504 and connection failures are retried, bounded in attempts and time;
  * - a retry answered `idempotency_duplicate` means an earlier attempt reached FLORA; that is
  *   reported as such, never papered over with another start;
@@ -21,6 +23,12 @@ import {
   RunStatus,
   StartRunResponse,
   type GenerationType,
+  Technique,
+  TechniqueList,
+  type TechniqueRunBody,
+  TechniqueRunList,
+  TechniqueRunStarted,
+  type TechniqueStartBody,
 } from './schemas.js';
 import type { Config } from '../config.js';
 import {
@@ -48,6 +56,32 @@ const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 500, 502, 503, 504
 export const RUN_ID_PATTERN = /^run_(?!.*\.\.)[^\s/?#%\\\u0000-\u001f\u007f]+$/;
 /** An asset ID FLORA sent us, checked as run IDs are before it goes into a path. */
 const ASSET_ID_PATTERN = /^(?!.*\.\.)[^\s/?#%\\\u0000-\u001f\u007f]+$/;
+
+/** FLORA's ^tech_\S+$, narrowed as RUN_ID_PATTERN is: the ID goes into a path. */
+export const TECHNIQUE_ID_PATTERN = /^tech_(?!.*\.\.)[^\s/?#%\\\u0000-\u001f\u007f]+$/;
+export const TECHNIQUE_ID_RULE =
+  'must be a FLORA technique ID like "tech_product-shot" (from list_techniques): "tech_" followed by no whitespace, /, ?, #, %, \\ or ".."';
+
+/** What a start starts, in the words its errors use to tell the agent what to do next. */
+export interface StartWords {
+  /** "generation", "technique run". */
+  noun: string;
+  /** The tool to call again with the idempotency_key. */
+  tool: string;
+  /** Where a run whose answer was lost shows up. */
+  history: string;
+}
+
+export const GENERATION_WORDS: StartWords = {
+  noun: 'generation',
+  tool: 'start_generation_run',
+  history: "the project's recent generations",
+};
+export const TECHNIQUE_RUN_WORDS: StartWords = {
+  noun: 'technique run',
+  tool: 'run_technique',
+  history: "the workspace's recent technique runs",
+};
 
 export interface FloraClientOptions {
   apiKey: string;
@@ -86,6 +120,14 @@ interface RequestSpec<T> {
    * billed, so a retry must reuse the key; an asset is not, so calling again is simply safe.
    */
   creates?: 'generation' | 'asset';
+  /**
+   * Where idempotencyKey travels: the Idempotency-Key header (default), or the body's
+   * idempotency_key field. Either way it is the same on every retry, and a retry refused as a
+   * duplicate means an earlier attempt landed.
+   */
+  keyIn?: 'header' | 'body';
+  /** For a start: what it starts (default: a generation), for the advice in its errors. */
+  starts?: StartWords;
   schema: z.ZodType<T>;
   call?: CallOptions;
 }
@@ -145,9 +187,86 @@ export class FloraClient {
       path: ['generate'],
       body,
       idempotencyKey,
+      starts: GENERATION_WORDS,
       schema: StartRunResponse,
       call: opts,
     });
+  }
+
+  /** GET /techniques: the technique catalog, one page. */
+  listTechniques(
+    query: { workspace_id?: string; query?: string; limit?: number; cursor?: string },
+    opts: CallOptions = {},
+  ): Promise<TechniqueList> {
+    return this.request({ method: 'GET', path: ['techniques'], query, schema: TechniqueList, call: opts });
+  }
+
+  /** GET /techniques/{technique_id}: one technique's definition (inputs, outputs, run_cost). */
+  async getTechnique(techniqueId: string, opts: CallOptions = {}): Promise<Technique> {
+    checkId(techniqueId, TECHNIQUE_ID_PATTERN, 'technique_id', TECHNIQUE_ID_RULE);
+    return this.request({ method: 'GET', path: ['techniques', techniqueId], schema: Technique, call: opts });
+  }
+
+  /**
+   * POST /techniques/{technique_id}/runs: the route FLORA measured to honour idempotency for
+   * techniques, through the body's idempotency_key (it ignores the header). Its inputs carry only
+   * text, imageUrl and videoUrl. Answers the run's state.
+   */
+  async startTechniqueRun(
+    techniqueId: string,
+    body: TechniqueRunBody,
+    idempotencyKey: string,
+    opts: CallOptions = {},
+  ): Promise<TechniqueRunStarted> {
+    checkId(techniqueId, TECHNIQUE_ID_PATTERN, 'technique_id', TECHNIQUE_ID_RULE);
+    return this.request({
+      method: 'POST',
+      path: ['techniques', techniqueId, 'runs'],
+      body,
+      idempotencyKey,
+      keyIn: 'body',
+      starts: TECHNIQUE_RUN_WORDS,
+      schema: TechniqueRunStarted,
+      call: opts,
+    });
+  }
+
+  /**
+   * POST /runs/technique: the top-level route, for inputs the nested one cannot carry (audioUrl,
+   * documentUrl). Inputs as a map; the key in the Idempotency-Key header. Answers the start envelope.
+   */
+  startTechniqueRunLegacy(body: TechniqueStartBody, idempotencyKey: string, opts: CallOptions = {}): Promise<StartRunResponse> {
+    return this.request({
+      method: 'POST',
+      path: ['runs', 'technique'],
+      body,
+      idempotencyKey,
+      starts: TECHNIQUE_RUN_WORDS,
+      schema: StartRunResponse,
+      call: opts,
+    });
+  }
+
+  /** GET /techniques/{technique_id}/runs/{run_id}: where technique runs are polled (not GET /runs/{id}). */
+  async getTechniqueRun(techniqueId: string, runId: string, opts: CallOptions = {}): Promise<RunStatus> {
+    checkId(techniqueId, TECHNIQUE_ID_PATTERN, 'technique_id', TECHNIQUE_ID_RULE);
+    checkId(runId, RUN_ID_PATTERN, 'run_id', RUN_ID_RULE);
+    return this.request({ method: 'GET', path: ['techniques', techniqueId, 'runs', runId], schema: RunStatus, call: opts });
+  }
+
+  /** GET /technique-runs: technique run history, newest first. */
+  listTechniqueRuns(
+    query: {
+      workspace_id?: string;
+      technique_id?: string;
+      project_id?: string;
+      status?: string;
+      limit?: number;
+      cursor?: string;
+    },
+    opts: CallOptions = {},
+  ): Promise<TechniqueRunList> {
+    return this.request({ method: 'GET', path: ['technique-runs'], query, schema: TechniqueRunList, call: opts });
   }
 
   /** GET /models, optionally filtered by type. */
@@ -178,9 +297,7 @@ export class FloraClient {
 
   /** GET /runs/{run_id}. The URL is built from the ID against FLORA_BASE_URL, never from a poll_url. */
   async getRun(runId: string, opts: CallOptions = {}): Promise<RunStatus> {
-    if (!RUN_ID_PATTERN.test(runId)) {
-      throw InvalidArgumentsError.of(`run_id "${runId}" is not a FLORA run ID.`, [{ field: 'run_id', message: RUN_ID_RULE }]);
-    }
+    checkId(runId, RUN_ID_PATTERN, 'run_id', RUN_ID_RULE);
     return this.request({ method: 'GET', path: ['runs', runId], schema: RunStatus, call: opts });
   }
 
@@ -289,7 +406,7 @@ export class FloraClient {
       } catch (err) {
         if (!(err instanceof FloraError)) throw err;
         if (attempt > 0 && err.code === 'idempotency_duplicate' && spec.idempotencyKey !== undefined) {
-          throw spec.creates === 'asset' ? assetAnswerLost(err) : firstAttemptLanded(err, spec.idempotencyKey);
+          throw spec.creates === 'asset' ? assetAnswerLost(err) : firstAttemptLanded(err, spec.idempotencyKey, spec);
         }
         const delay = this.retryDelay(err, attempt);
         const remaining = deadline - Date.now();
@@ -328,7 +445,11 @@ export class FloraClient {
     };
     // A multipart body sets its own Content-Type, with its boundary.
     if (spec.body !== undefined && spec.form === undefined) headers['Content-Type'] = 'application/json';
-    if (spec.idempotencyKey !== undefined) headers['Idempotency-Key'] = spec.idempotencyKey;
+    let body = spec.body;
+    if (spec.idempotencyKey !== undefined) {
+      if (spec.keyIn === 'body') body = { ...(spec.body as object), idempotency_key: spec.idempotencyKey };
+      else headers['Idempotency-Key'] = spec.idempotencyKey;
+    }
 
     const timeoutMs = Math.max(1, Math.min(spec.call?.timeoutMs ?? this.opts.timeoutMs, deadline - Date.now()));
     const timer = new AbortController();
@@ -343,7 +464,7 @@ export class FloraClient {
         method: spec.method,
         headers,
         // With redirect 'manual' fetch keeps a copy of a streamed body; a multipart one is at most 4 MB.
-        body: spec.form ? spec.form() : spec.body === undefined ? undefined : JSON.stringify(spec.body),
+        body: spec.form ? spec.form() : body === undefined ? undefined : JSON.stringify(body),
         signal,
         redirect: 'manual',
       });
@@ -387,23 +508,24 @@ export class FloraClient {
         `${err.message} The asset may or may not have been created. Calling upload_media again is safe: at worst FLORA keeps an unused copy.`,
       );
     }
+    const { noun, tool, history } = spec.starts ?? GENERATION_WORDS;
     if (key !== undefined && spec.creates !== 'asset' && err.code !== 'idempotency_duplicate') {
       if (outcomeUnknown(err)) {
         if (err.status !== undefined && err.status >= 200 && err.status < 300) {
           return err.retold(
-            `${err.message} FLORA accepted the request, so the generation has started and is billed, but its run_id could not be read. Do not start it again; find the run in the project's recent generations. A retry with idempotency_key "${key}" would be refused as a duplicate.`,
+            `${err.message} FLORA accepted the request, so the ${noun} has started and is billed, but its run_id could not be read. Do not start it again; find the run in ${history}. A retry with idempotency_key "${key}" would be refused as a duplicate.`,
             key,
           );
         }
         return err.retold(
-          `${err.message} The generation may or may not have started. To try again without risking a second charge, call start_generation_run with idempotency_key "${key}": FLORA then refuses a duplicate instead of starting another run.`,
+          `${err.message} The ${noun} may or may not have started. To try again without risking a second charge, call ${tool} with idempotency_key "${key}": FLORA then refuses a duplicate instead of starting another run.`,
           key,
         );
       }
       if (earlierUncertain) {
         // This answer is definite, but an earlier attempt's was lost: that one may have started it.
         return err.retold(
-          `${err.message} Note: an earlier attempt of this call got no readable answer, so it may have started the generation. Before starting again, retry with idempotency_key "${key}": FLORA then refuses a duplicate instead of starting a second run.`,
+          `${err.message} Note: an earlier attempt of this call got no readable answer, so it may have started the ${noun}. Before starting again, retry with idempotency_key "${key}": FLORA then refuses a duplicate instead of starting a second run.`,
           key,
         );
       }
@@ -450,10 +572,21 @@ function checkAssetId(assetId: string): void {
   }
 }
 
-function firstAttemptLanded(err: FloraError, key: string): FloraError {
+/** Refuses, before any request, an ID that is not one or could change the URL it is put in. */
+function checkId(value: string, pattern: RegExp, field: string, rule: string): void {
+  if (!pattern.test(value)) {
+    throw InvalidArgumentsError.of(`${field} "${value}" is not a FLORA ${field.replace(/_id$/, '')} ID.`, [
+      { field, message: rule },
+    ]);
+  }
+}
+
+function firstAttemptLanded(err: FloraError, key: string, spec: RequestSpec<unknown>): FloraError {
+  const { noun, history } = spec.starts ?? GENERATION_WORDS;
+  const keyName = spec.keyIn === 'body' ? 'idempotency_key' : 'Idempotency-Key';
   return new LostStartError(
     'idempotency_duplicate',
-    `An earlier attempt of this call reached FLORA and started the generation, but its answer was lost on the way back (FLORA now reports Idempotency-Key "${key}" as already used). The run exists and is billed once. Do not start it again: that would start and bill a second run. Find it in the project's recent generations.`,
+    `An earlier attempt of this call reached FLORA and started the ${noun}, but its answer was lost on the way back (FLORA now reports ${keyName} "${key}" as already used). The run exists and is billed once. Do not start it again: that would start and bill a second run. Find it in ${history}.`,
     { status: err.status, requestId: err.requestId, retryable: false, idempotencyKey: key },
   );
 }

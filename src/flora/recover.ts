@@ -1,41 +1,40 @@
 /**
  * Lost-answer recovery: a start reached FLORA and created its run, but the answer never reached
  * us (a retry was refused as a duplicate, or a 2xx body could not be read). The run is found in
- * GET /generations (same project and workspace, newest first, created after the first attempt
- * began, same model), never started again. Ambiguity is reported, not guessed.
+ * FLORA's history of recent runs (newest first), never started again. Which history, and what
+ * else a run must share with the start (project, model, technique), each kind of start says;
+ * the rules every start shares are here. Ambiguity is reported, not guessed.
  */
-import type { FloraClient } from './client.js';
-import { epochMs, type GenerateBody, type Generation } from './schemas.js';
+import { epochMs } from './schemas.js';
 
 /** Our clock and FLORA's may differ; a run created this long before the call still counts. */
 const CLOCK_SKEW_MS = 30_000;
-const LOOKBACK_LIMIT = 20;
+/** How many of the newest runs to look through. */
+export const LOOKBACK_LIMIT = 20;
 
-export type Recovery = { found: Generation } | { found?: undefined; candidates: Generation[] };
+/** What every history item has that recovery reads. */
+export interface RecentRun {
+  run_id: string;
+  status: string;
+  created_at: number;
+}
 
 /**
- * `isKnown` tells runs whose start this server already answered: they belong to other calls,
- * so they cannot be the lost one (this is what tells apart concurrent starts of one project).
+ * The runs of `recent` that can be the lost start's (it is found when exactly one can): not one whose start this server already
+ * answered (`isKnown`: those belong to other calls, which is what tells apart concurrent starts),
+ * created after the first attempt began (less the clock skew), and `matches` (same project,
+ * model, technique ...).
  */
-export async function findLostRun(
-  client: FloraClient,
-  body: GenerateBody,
+export function pickLostRun<R extends RecentRun>(
+  recent: readonly R[],
   firstAttemptAt: number,
-  signal: AbortSignal,
-  isKnown: (runId: string) => boolean = () => false,
-): Promise<Recovery> {
-  const { generations } = await client.listGenerations(
-    { workspace_id: body.workspace_id, project_id: body.project_id, limit: LOOKBACK_LIMIT },
-    { signal },
-  );
-  const candidates = generations.filter((g) => {
-    if (isKnown(g.run_id)) return false;
-    if (g.project_id && g.project_id !== body.project_id) return false;
-    if (g.workspace_id && g.workspace_id !== body.workspace_id) return false;
-    const created = epochMs(g.created_at);
+  isKnown: (runId: string) => boolean,
+  matches: (run: R) => boolean,
+): R[] {
+  return recent.filter((r) => {
+    if (isKnown(r.run_id)) return false;
+    const created = epochMs(r.created_at);
     if (created === undefined || created < firstAttemptAt - CLOCK_SKEW_MS) return false;
-    const model = g.model?.model_id;
-    return body.model === undefined || model === undefined || model === null || model === body.model;
+    return matches(r);
   });
-  return candidates.length === 1 && candidates[0] ? { found: candidates[0] } : { candidates };
 }

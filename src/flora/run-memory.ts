@@ -1,21 +1,37 @@
 /**
  * What this server learned about the runs it started: when each started and FLORA's estimate,
- * to schedule later polls, and to tell the runs other calls already answered from a lost one.
+ * to schedule later polls, to tell the runs other calls already answered from a lost one, and
+ * for a technique run its technique (technique runs are polled under it); and the route each
+ * technique start's idempotency key went out on, since FLORA knows a key only on its own route.
  * Bounded: the oldest entry goes first.
  */
 export interface RememberedRun {
   estimatedSeconds: number | null;
   startedAtMs: number;
+  techniqueId?: string;
 }
 
 export class RunMemory {
   private readonly runs = new Map<string, RememberedRun>();
+  private readonly keyRoutes = new Map<string, string>();
   constructor(private readonly limit = 1_000) {}
 
-  remember(runId: string, estimatedSeconds: number | null, startedAtMs: number): void {
-    this.runs.delete(runId);
-    this.runs.set(runId, { estimatedSeconds, startedAtMs });
-    if (this.runs.size > this.limit) this.runs.delete(this.runs.keys().next().value as string);
+  remember(runId: string, estimatedSeconds: number | null, startedAtMs: number, techniqueId?: string): void {
+    bounded(
+      this.runs,
+      runId,
+      { estimatedSeconds, startedAtMs, ...(techniqueId === undefined ? {} : { techniqueId }) },
+      this.limit,
+    );
+  }
+
+  /** A start's key went out on this route: a retry with the key must take the same one. */
+  rememberKeyRoute(idempotencyKey: string, route: string): void {
+    bounded(this.keyRoutes, idempotencyKey, route, this.limit);
+  }
+
+  routeOfKey(idempotencyKey: string): string | undefined {
+    return this.keyRoutes.get(idempotencyKey);
   }
 
   get(runId: string): RememberedRun | undefined {
@@ -25,4 +41,10 @@ export class RunMemory {
   has(runId: string): boolean {
     return this.runs.has(runId);
   }
+}
+
+function bounded<V>(map: Map<string, V>, key: string, value: V, limit: number): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > limit) map.delete(map.keys().next().value as string);
 }

@@ -219,3 +219,85 @@ export const ErrorEnvelope = z.object({
       .catch(undefined),
   }),
 });
+
+// ---------------------------------------------------------------------------------------------
+// Techniques: FLORA workflows authored in its editor, run through the API with declared inputs.
+// ---------------------------------------------------------------------------------------------
+
+/** One declared input or output of a technique. */
+export const TechniqueIO = z.looseObject({
+  id: z.string().min(1).describe('Input ID: the key to use in run_technique.inputs.'),
+  name: z.string().describe('Human-readable name.'),
+  type: z.string().describe('imageUrl, videoUrl, audioUrl, documentUrl or text.'),
+  description: z.string().nullable().optional().describe('What the input is for.'),
+  optional: z.boolean().nullable().optional().describe('Whether the input may be left out.'),
+  accepts_element: z.boolean().nullable().optional().describe('When true, an element ID is accepted as the value.'),
+});
+export type TechniqueIO = z.infer<typeof TechniqueIO>;
+
+export const Technique = z.looseObject({
+  technique_id: z.string().min(1).describe('Technique ID (tech_...).'),
+  name: z.string().describe('Display name.'),
+  description: z.string().nullable().optional().describe('What the technique does.'),
+  run_cost: z.number().nullable().optional().describe('Price of one run in USD.'),
+  inputs: z.array(TechniqueIO).describe('Declared inputs.'),
+  outputs: z.array(TechniqueIO).nullable().optional().describe('Declared outputs.'),
+});
+export type Technique = z.infer<typeof Technique>;
+
+export const TechniqueList = z.looseObject({
+  techniques: z.array(Technique),
+  meta: z.looseObject({ next_cursor: z.string().nullable().optional() }).optional(),
+});
+export type TechniqueList = z.infer<typeof TechniqueList>;
+
+/** Body of POST /techniques/{id}/runs (idempotency_key is added by the client). */
+export interface TechniqueRunBody {
+  inputs: Array<{ id: string; type: string; value: string }>;
+  mode: 'async';
+  callback_url?: string;
+}
+
+/** Body of POST /runs/technique (the key travels in the Idempotency-Key header). */
+export interface TechniqueStartBody {
+  technique_id: string;
+  workspace_id: string;
+  inputs: Record<string, string>;
+}
+
+/**
+ * What POST /techniques/{id}/runs answers: the run-status object, per FLORA's spec. Only run_id is
+ * required, so the start envelope (which older docs show) reads as well.
+ */
+export const TechniqueRunStarted = z.looseObject({
+  run_id: z.string().min(1),
+  status: z.string().optional(),
+  progress: z.number().optional(),
+  created_at: z.number().nullable().optional(),
+  charged_cost: z.number().nullable().optional(),
+  estimated_seconds: z.number().nullable().optional(),
+  poll_url: z.string().nullable().optional(),
+  project_id: z.string().nullable().optional(),
+});
+export type TechniqueRunStarted = z.infer<typeof TechniqueRunStarted>;
+
+/** One item of GET /technique-runs (newest first). */
+export const TechniqueRunItem = z.looseObject({
+  run_id: z.string().min(1),
+  status: z.string(),
+  created_at: z.number(),
+  workspace_id: z.string().nullable().optional(),
+  project_id: z.string().nullable().optional(),
+  charged_cost: z.number().nullable().optional(),
+  technique: z
+    .looseObject({ technique_id: z.string().nullable().optional(), name: z.string().nullable().optional() })
+    .nullable()
+    .optional(),
+});
+export type TechniqueRunItem = z.infer<typeof TechniqueRunItem>;
+
+export const TechniqueRunList = z.looseObject({
+  technique_runs: z.array(TechniqueRunItem),
+  meta: z.looseObject({ next_cursor: z.string().nullable().optional() }).optional(),
+});
+export type TechniqueRunList = z.infer<typeof TechniqueRunList>;

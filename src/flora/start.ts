@@ -1,15 +1,22 @@
 /**
- * Start exactly once: one POST with one Idempotency-Key (the same on every retry), and when the
+ * Start exactly once: one POST with one idempotency key (the same on every retry), and when the
  * answer is lost on the way back, the run that start created is found again in FLORA's history,
- * never started a second time. Single, batch and technique starts all go through here.
+ * never started a second time. Single, batch and technique starts all go through here; each
+ * describes itself as a StartPlan (how to start, where its runs are listed, which can be its own).
  */
 import { FloraApiError, FloraError } from '../errors.js';
-import { isLostStart, type FloraClient } from './client.js';
-import { findLostRun } from './recover.js';
-import { epochMs, type GenerateBody, type StartRunResponse } from './schemas.js';
+import { isLostStart, type StartWords } from './client.js';
+import { pickLostRun, type RecentRun } from './recover.js';
+import { epochMs, type RunStatus, type StartRunResponse } from './schemas.js';
 
-export interface Started {
+/** A start's answer: the envelope, and the run's state when the answer shows it. */
+export interface StartAnswer {
   started: StartRunResponse;
+  /** POST /techniques/{id}/runs answers the run itself (status, progress, outputs once done). */
+  state?: RunStatus;
+}
+
+export interface Started extends StartAnswer {
   /** True when the run was found in the history because the start's answer was lost. */
   recovered: boolean;
   /** When the run started, as well as we know: FLORA's created_at for a recovered run. */
@@ -22,57 +29,59 @@ export interface StartOptions {
   isKnown(runId: string): boolean;
 }
 
+/** One kind of start: how it is made, and how its run is found again when the answer is lost. */
+export interface StartPlan<R extends RecentRun> {
+  /** What it starts, in the words its errors use. */
+  words: StartWords;
+  /** The one POST (the client retries it with the same key). */
+  start(idempotencyKey: string, signal: AbortSignal): Promise<StartAnswer>;
+  /** FLORA's recent runs where this start's run would show up, newest first. */
+  recent(signal: AbortSignal): Promise<R[]>;
+  /** Whether a recent run can be this start's (beyond age and "not already known"). */
+  matches(run: R): boolean;
+  /** A recovered run, told as the start's answer would have told it. */
+  asStarted(run: R): StartRunResponse;
+}
+
 /** The run this call started: from FLORA's answer, or found again when that answer was lost. */
-export async function startOrRecover(
-  client: FloraClient,
-  body: GenerateBody,
+export async function startOrRecover<R extends RecentRun>(
+  plan: StartPlan<R>,
   idempotencyKey: string,
   opts: StartOptions,
 ): Promise<Started> {
   const firstAttemptAt = Date.now();
-  let started: StartRunResponse;
+  let answer: StartAnswer;
   try {
-    started = await client.generate(body, idempotencyKey, { signal: opts.signal });
+    answer = await plan.start(idempotencyKey, opts.signal);
   } catch (err) {
     if (!isLostStart(err)) throw err;
-    const found = await recover(client, body, firstAttemptAt, err, opts);
-    return { started: found, recovered: true, startedAtMs: epochMs(found.created_at) ?? firstAttemptAt };
+    const found = await recover(plan, firstAttemptAt, err, opts);
+    return { started: plan.asStarted(found), recovered: true, startedAtMs: epochMs(found.created_at) ?? firstAttemptAt };
   }
-  return { started, recovered: false, startedAtMs: Date.now() };
+  return { ...answer, recovered: false, startedAtMs: Date.now() };
 }
 
-async function recover(
-  client: FloraClient,
-  body: GenerateBody,
+async function recover<R extends RecentRun>(
+  plan: StartPlan<R>,
   firstAttemptAt: number,
   lost: FloraError,
   opts: StartOptions,
-): Promise<StartRunResponse & { created_at: number }> {
-  const lookup = await findLostRun(client, body, firstAttemptAt, opts.signal, opts.isKnown).catch((err: unknown) => {
+): Promise<R> {
+  const { noun, history } = plan.words;
+  const recent = await plan.recent(opts.signal).catch((err: unknown) => {
     const why = err instanceof FloraError ? err.code : String(err);
-    throw lost.retold(`${lost.message} Looking the run up in the project's history failed too (${why}).`);
+    throw lost.retold(`${lost.message} Looking the run up in ${history} failed too (${why}).`);
   });
-  if (lookup.found) {
-    const g = lookup.found;
-    return {
-      run_id: g.run_id,
-      type: 'generation',
-      estimated_seconds: null,
-      charged_cost: g.charged_cost ?? null,
-      poll_url: null,
-      project_id: g.project_id ?? body.project_id,
-      model: g.model ?? (body.model ? { model_id: body.model } : null),
-      created_at: g.created_at,
-    };
-  }
-  const list = lookup.candidates.map((c) => `${c.run_id} (${c.status}, created_at ${c.created_at})`).join(', ');
+  const candidates = pickLostRun(recent, firstAttemptAt, opts.isKnown, (r) => plan.matches(r));
+  if (candidates.length === 1 && candidates[0]) return candidates[0];
+  const list = candidates.map((c) => `${c.run_id} (${c.status}, created_at ${c.created_at})`).join(', ');
   throw new FloraApiError(
     'idempotency_duplicate',
-    `${lost.message} It could not be identified unambiguously in the project's recent generations: ${
+    `${lost.message} It could not be identified unambiguously in ${history}: ${
       list
         ? `candidates ${list}. Ask the user which one it is, or poll each with poll_run.`
-        : "none matched yet; try poll_run later on the project's newest runs."
-    } Do not start the generation again.`,
+        : `none matched yet; look again in ${history} later.`
+    } Do not start the ${noun} again.`,
     { status: lost.status, requestId: lost.requestId, idempotencyKey: lost.idempotencyKey },
   );
 }

@@ -8,13 +8,14 @@ import { discoveryTools } from './discovery/index.js';
 import { generationTools } from './generation/index.js';
 import { mediaTools } from './media/index.js';
 import { runsTools } from './runs/index.js';
+import { techniquesTools } from './techniques/index.js';
 import type { ToolDefinition, ToolFactory, ToolOptions } from './tool.js';
 
-/** What each toolset holds. `techniques` and `batch` are named now and filled by later tools. */
+/** What each toolset holds. `batch` is named now and filled by later tools. */
 const TOOLSETS: Readonly<Record<ToolsetName, readonly ToolFactory[]>> = {
   generate: [...discoveryTools, ...generationTools, ...runsTools],
-  media: [...mediaTools],
-  techniques: [],
+  media: mediaTools,
+  techniques: techniquesTools,
   batch: [],
 };
 

@@ -10,6 +10,7 @@ import { FloraError, InvalidArgumentsError, type FieldIssue } from '../errors.js
 import type { ModelCatalog } from '../flora/catalog.js';
 import type { FloraClient } from '../flora/client.js';
 import type { RunMemory } from '../flora/run-memory.js';
+import type { TechniqueCatalog } from '../flora/technique-catalog.js';
 import { redactValue, type Logger, type Redactor } from '../log.js';
 
 export interface ToolAnnotations {
@@ -37,6 +38,8 @@ export interface ToolContext {
    * the client declares no roots capability. Rejects when the client fails to list them.
    */
   roots(): Promise<readonly string[] | undefined>;
+  /** Technique definitions, cached, for pre-flight checks of technique runs. */
+  techniques: TechniqueCatalog;
 }
 
 export interface ToolOutput<T> {

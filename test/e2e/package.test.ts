@@ -13,7 +13,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_KEY, type FakeFlora } from '../helpers/fake-flora.js';
-import { structuredOf, useFakeFlora } from '../helpers/harness.js';
+import { structuredOf, TOOL_NAMES, useFakeFlora } from '../helpers/harness.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -65,14 +65,7 @@ describe('the packed package', () => {
     await client.connect(transport);
     try {
       const { tools } = await client.listTools();
-      expect(tools.map((t) => t.name)).toEqual([
-        'list_workspaces',
-        'list_projects',
-        'list_models',
-        'start_generation_run',
-        'poll_run',
-        'upload_media',
-      ]);
+      expect(tools.map((t) => t.name)).toEqual(TOOL_NAMES);
       const out = structuredOf<{ workspaces: Array<{ workspace_id: string }> }>(
         (await client.callTool({ name: 'list_workspaces', arguments: {} })) as CallToolResult,
       );

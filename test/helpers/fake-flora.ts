@@ -8,6 +8,7 @@
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FakeAssets } from './fake-assets.js';
+import { type FakeTechnique, TECHNIQUES, techniqueRoute } from './fake-techniques.js';
 
 export const FAKE_KEY = 'sk_live_fake_4f9a7c2e1b';
 export const BASE_PATH = '/api/v1';
@@ -277,6 +278,9 @@ export interface FakeRun {
   duration_ms: number;
   fail?: { code: string; message: string };
   charged_cost: number;
+  /** Set for a technique run (fake-techniques.ts): its technique, and the inputs it was given. */
+  technique_id?: string;
+  technique_inputs?: Record<string, string>;
 }
 
 /** How the next runs behave; tests change it before a start. */
@@ -339,6 +343,13 @@ export class FakeFlora {
   workspaces: FakeWorkspace[] = WORKSPACES;
   projects: FakeProject[] = PROJECTS;
   runPlan: RunPlan = { durationMs: 0 };
+  techniques: FakeTechnique[] = TECHNIQUES;
+  /** Technique start keys ("nested <key>" from the body, "legacy <key>" from the header) -> run_id. */
+  readonly techniqueKeys = new Map<string, string>();
+  /** A repeated body idempotency_key replays the run (FLORA's docs) instead of 409 (as FLORA measured). */
+  techniqueKeyReplay = false;
+  /** The workspace of FAKE_KEY: a nested technique run names none, so it bills the key's. */
+  keyWorkspaceId = 'ws_studio';
   /** Consulted before every route: return a Handler to inject a fault into this request. */
   chaos: ((req: RecordedRequest) => Handler | undefined) | undefined;
   private readonly overrides = new Map<string, Handler>();
@@ -410,6 +421,10 @@ export class FakeFlora {
     this.workspaces = WORKSPACES;
     this.projects = PROJECTS;
     this.runPlan = { durationMs: 0 };
+    this.techniques = TECHNIQUES;
+    this.techniqueKeys.clear();
+    this.techniqueKeyReplay = false;
+    this.keyWorkspaceId = 'ws_studio';
     this.chaos = undefined;
     this.assets.reset();
   }
@@ -428,7 +443,10 @@ export class FakeFlora {
       status: done ? (run.fail ? 'failed' : 'completed') : elapsed < run.duration_ms * 0.1 ? 'pending' : 'running',
       progress: done ? 100 : Math.floor((elapsed / run.duration_ms) * 100),
       created_at: run.created_at,
-      poll_url: `${this.origin}${BASE_PATH}/runs/${run.run_id}`,
+      poll_url:
+        run.technique_id === undefined
+          ? `${this.origin}${BASE_PATH}/runs/${run.run_id}`
+          : `${this.origin}${BASE_PATH}/techniques/${run.technique_id}/runs/${run.run_id}`,
     };
     if (elapsed >= run.duration_ms * 0.1) view.started_at = run.created_at + Math.floor(run.duration_ms * 0.1);
     if (done) {
@@ -516,7 +534,10 @@ export class FakeFlora {
       case 'GET /runs/:id':
         return (req) => {
           const run = this.runs.get(req.path.slice('/runs/'.length));
-          return run ? { status: 200, body: this.runView(run) } : floraError(404, 'not_found', 'Run not found.');
+          // Documented for generation and action runs: a technique run is not served here.
+          return run && run.technique_id === undefined
+            ? { status: 200, body: this.runView(run) }
+            : floraError(404, 'not_found', 'Run not found.');
         };
       case 'GET /models':
         return (req) => {
@@ -541,7 +562,7 @@ export class FakeFlora {
       case 'POST /assets/:id/complete':
         return (req) => this.assets.complete(req.path.split('/')[2] ?? '');
       default:
-        return undefined;
+        return techniqueRoute(this, key);
     }
   }
 
@@ -638,6 +659,7 @@ export class FakeFlora {
     const all = [...this.runs.values()]
       .filter(
         (r) =>
+          r.technique_id === undefined &&
           (workspace_id === undefined || r.workspace_id === workspace_id) &&
           (project_id === undefined || r.project_id === project_id),
       )
@@ -672,9 +694,14 @@ function safeDecode(path: string): string {
 
 function routeKey(method: string, path: string): string {
   const parts = path.split('/');
-  if (parts[1] === 'runs' && parts.length === 3 && parts[2] !== 'generation') return `${method} /runs/:id`;
+  if (parts[1] === 'runs' && parts.length === 3 && parts[2] !== 'generation' && parts[2] !== 'technique') {
+    return `${method} /runs/:id`;
+  }
   if (parts[1] === 'assets' && parts.length === 3) return `${method} /assets/:id`;
   if (parts[1] === 'assets' && parts.length === 4 && parts[3] === 'complete') return `${method} /assets/:id/complete`;
+  if (parts[1] === 'techniques' && parts.length === 3) return `${method} /techniques/:id`;
+  if (parts[1] === 'techniques' && parts[3] === 'runs' && parts.length === 4) return `${method} /techniques/:id/runs`;
+  if (parts[1] === 'techniques' && parts[3] === 'runs' && parts.length === 5) return `${method} /techniques/:id/runs/:id`;
   return `${method} ${path}`;
 }
 

@@ -107,9 +107,18 @@ export const GENERATE_TOOL_NAMES = [
   'start_generation_run',
   'poll_run',
 ] as const;
+/** The techniques toolset's tools, in tools/list order. */
+export const TECHNIQUES_TOOL_NAMES = ['list_techniques', 'run_technique'] as const;
 /** The tools a server offers by default (every toolset), in the order tools/list gives them. */
-export const TOOL_NAMES = [...GENERATE_TOOL_NAMES, 'upload_media'] as const;
+export const TOOL_NAMES = [...GENERATE_TOOL_NAMES, 'upload_media', ...TECHNIQUES_TOOL_NAMES] as const;
 export type ToolName = (typeof TOOL_NAMES)[number];
+
+/** A valid run_technique call: tech_product-shot with its one required input. */
+export const VALID_TECHNIQUE_RUN = {
+  technique_id: 'tech_product-shot',
+  workspace_id: 'ws_studio',
+  inputs: { product: 'https://media.flora.ai/uploads/mug.png' },
+} as const;
 
 /** Arguments each tool's schema accepts; the type makes every tool of TOOL_NAMES have some. */
 const VALID_ARGS: { readonly [T in ToolName]: Readonly<Record<string, unknown>> } = {
@@ -119,6 +128,8 @@ const VALID_ARGS: { readonly [T in ToolName]: Readonly<Record<string, unknown>> 
   start_generation_run: VALID_START,
   poll_run: { run_id: 'run_abc123' },
   upload_media: { source: 'https://example.com/mug.png', workspace_id: 'ws_studio' },
+  list_techniques: {},
+  run_technique: VALID_TECHNIQUE_RUN,
 };
 
 /**

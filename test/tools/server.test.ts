@@ -115,6 +115,15 @@ describe('server instructions', () => {
     expect(steps[1]).toContain('list_models');
     expect(steps[2]).toContain('start_generation_run');
     expect(steps[3]).toContain('poll_run');
+    // Techniques: discover, inspect inputs, upload media, run, wait, in that order.
+    const techniques = lines.find((l) => l.startsWith('Techniques'));
+    const order = ['list_techniques', 'inputs', 'upload_media', 'run_technique', 'technique_id to poll_run'];
+    const at = order.map((word) => techniques?.indexOf(word) ?? -1);
+    expect(
+      at.every((i) => i >= 0),
+      techniques,
+    ).toBe(true);
+    expect([...at].sort((a, b) => a - b)).toEqual(at);
     expect(fake.requests).toHaveLength(0);
   });
 });

@@ -6,12 +6,10 @@
 import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
 import type { FakeFlora } from '../helpers/fake-flora.js';
-import { failure, GENERATE_TOOL_NAMES, success, TOOL_NAMES, useConnections } from '../helpers/harness.js';
+import { failure, GENERATE_TOOL_NAMES, success, TECHNIQUES_TOOL_NAMES, TOOL_NAMES, useConnections } from '../helpers/harness.js';
 
 let fake: FakeFlora;
 const { open } = useConnections((f) => (fake = f));
-
-const GENERATE = GENERATE_TOOL_NAMES;
 
 async function listed(env: Record<string, string>): Promise<string[]> {
   const c = await open({ env });
@@ -20,7 +18,7 @@ async function listed(env: Record<string, string>): Promise<string[]> {
 
 describe('FLORA_TOOLSETS', () => {
   it('generate lists exactly the five generation tools, and they work', async () => {
-    expect(await listed({ FLORA_TOOLSETS: 'generate' })).toEqual(GENERATE);
+    expect(await listed({ FLORA_TOOLSETS: 'generate' })).toEqual(GENERATE_TOOL_NAMES);
     const c = await open();
     expect(success(await c.call('list_workspaces')).workspaces).toHaveLength(2);
   });
@@ -29,9 +27,16 @@ describe('FLORA_TOOLSETS', () => {
     expect(await listed({ FLORA_TOOLSETS: 'media' })).toEqual(['upload_media']);
   });
 
+  it('techniques lists exactly list_techniques and run_technique, and they work', async () => {
+    expect(await listed({ FLORA_TOOLSETS: 'techniques' })).toEqual(TECHNIQUES_TOOL_NAMES);
+    const c = await open({ env: { FLORA_TOOLSETS: 'techniques' } });
+    expect(success(await c.call('list_techniques', { limit: 1 })).techniques).toHaveLength(1);
+    expect(fake.requests.map((r) => r.path)).toEqual(['/techniques']);
+  });
+
   it('unset lists every tool of every toolset', async () => {
     expect(await listed({})).toEqual(TOOL_NAMES);
-    expect(TOOL_NAMES).toEqual([...GENERATE, 'upload_media']);
+    expect(TOOL_NAMES).toEqual([...GENERATE_TOOL_NAMES, 'upload_media', ...TECHNIQUES_TOOL_NAMES]);
   });
 
   it('a tool of a toolset the user did not enable is unknown, and the error says which toolset has it', async () => {

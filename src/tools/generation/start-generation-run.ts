@@ -1,21 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
 import { preflight } from '../../flora/catalog.js';
+import { generationStart } from '../../flora/generation-start.js';
 import { GENERATION_TYPES, type GenerateBody, type StartRunResponse } from '../../flora/schemas.js';
 import { startOrRecover } from '../../flora/start.js';
-import { projectField, waitSecondsField, workspaceField } from '../fields.js';
-import { outputBlocks } from '../runs/output-blocks.js';
-import { pollResult, type PollResult } from '../runs/present.js';
-import { waitForRun } from '../runs/wait.js';
+import { callbackUrlField, idempotencyKeyField, projectField, waitSecondsField, workspaceField } from '../fields.js';
+import { followStart, type StartResultBase } from '../runs/after-start.js';
 import { defineTool, type ToolOptions } from '../tool.js';
 
-type StartResult = StartRunResponse & {
-  summary: string;
-  /** What may still go wrong with the run as started (e.g. a media URL FLORA may not fetch). */
-  warnings?: string[];
-  recovered?: boolean;
-  run?: PollResult;
-};
+type StartResult = StartRunResponse &
+  StartResultBase & {
+    /** What may still go wrong with the run as started (e.g. a media URL FLORA may not fetch). */
+    warnings?: string[];
+    recovered?: boolean;
+  };
 
 /** Published output schema; FLORA's other start fields pass as additional properties. */
 const StartOutput = z.looseObject({
@@ -52,15 +50,8 @@ export const startGenerationRun = (options: ToolOptions) =>
         .record(z.string(), z.unknown())
         .optional()
         .describe('Model settings named as in list_models params, e.g. {"aspect_ratio":"16:9"}.'),
-      callback_url: z
-        .url({ protocol: /^https$/, error: 'must be an https:// URL' })
-        .optional()
-        .describe('https URL FLORA calls once the run ends.'),
-      idempotency_key: z
-        .string()
-        .regex(/^[\x21-\x7E]{1,255}$/, 'must be 1-255 printable ASCII characters without spaces')
-        .optional()
-        .describe('Only to retry a failed start: the idempotency_key from its error.'),
+      callback_url: callbackUrlField(),
+      idempotency_key: idempotencyKeyField(),
       wait_seconds: waitSecondsField(options.maxWaitSeconds),
     }),
     outputSchema: StartOutput,
@@ -75,10 +66,11 @@ export const startGenerationRun = (options: ToolOptions) =>
         if (catalog) warnings = preflight(body, catalog);
       }
 
-      const { started, recovered, startedAtMs } = await startOrRecover(ctx.client, body, idempotency_key ?? randomUUID(), {
-        signal: ctx.signal,
-        isKnown: (runId) => ctx.runs.has(runId),
-      });
+      const { started, recovered, startedAtMs } = await startOrRecover(
+        generationStart(ctx.client, body),
+        idempotency_key ?? randomUUID(),
+        { signal: ctx.signal, isKnown: (runId) => ctx.runs.has(runId) },
+      );
       ctx.runs.remember(started.run_id, started.estimated_seconds, startedAtMs);
 
       const cost =
@@ -91,26 +83,18 @@ export const startGenerationRun = (options: ToolOptions) =>
           " The start's answer was lost on the way back, so this run was found in the project's history instead of being started again.";
       }
       if (warnings.length > 0) summary += ' Read warnings: the run may not use its input media as given.';
-      const { created_at: _createdAt, ...envelope } = started;
       const result: StartResult = {
         summary,
         ...(warnings.length > 0 ? { warnings } : {}),
-        ...envelope,
+        ...started,
         ...(recovered ? { recovered: true } : {}),
       };
-      if (!wait_seconds) {
-        result.summary += ` Next: poll_run with this run_id and wait_seconds up to ${options.maxWaitSeconds}.`;
-        return { structured: result };
-      }
-      ctx.progress(0, `started ${started.run_id}, pending`);
-      const initial = { run_id: started.run_id, status: 'pending', progress: 0, created_at: startedAtMs };
-      const outcome = await waitForRun(ctx, started.run_id, wait_seconds, initial, recovered).catch((err: unknown) => {
-        // Only a cancel gets here; the client drops our answer, so leave the run ID in the log.
-        ctx.log.warn(`call cancelled while waiting; run ${started.run_id} was started and keeps running in FLORA`);
-        throw err;
+      return followStart(ctx, result, {
+        where: { runId: started.run_id },
+        startedAtMs,
+        recovered,
+        waitSeconds: wait_seconds,
+        maxWaitSeconds: options.maxWaitSeconds,
       });
-      result.run = pollResult(outcome, ctx.runs, options.maxWaitSeconds);
-      result.summary += ` ${result.run.summary}`;
-      return { structured: result, extraContent: outputBlocks(result.run.outputs) };
     },
   });

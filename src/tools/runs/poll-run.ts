@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { runIdField, waitSecondsField } from '../fields.js';
+import { optionalTechniqueIdField, runIdField, waitSecondsField } from '../fields.js';
 import { defineTool, type ToolOptions } from '../tool.js';
 import { outputBlocks } from './output-blocks.js';
 import { PollOutput, pollResult } from './present.js';
@@ -11,18 +11,22 @@ export const pollRun = (options: ToolOptions) =>
     title: 'Check or wait for a FLORA run',
     description: [
       "Gets a run's status (pending, running, completed, failed), progress 0-100 and, once completed, outputs (public URLs, also as resource links; text runs hold the text). Free, read-only.",
-      'Pass wait_seconds to wait here for the end instead of calling repeatedly; if still going, next_poll_seconds says when to call again.',
+      'wait_seconds: wait here for the end; if still going, next_poll_seconds says when to call again.',
       'A failed run is a normal result with error_code, error_message and retry_may_help.',
     ].join(' '),
     inputSchema: z.strictObject({
       run_id: runIdField(),
+      technique_id: optionalTechniqueIdField("A technique run's tech_... ID."),
       wait_seconds: waitSecondsField(options.maxWaitSeconds),
     }),
     outputSchema: PollOutput,
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
     async handler(args, ctx) {
-      const outcome = await waitForRun(ctx, args.run_id, args.wait_seconds ?? 0);
-      const structured = pollResult(outcome, ctx.runs, options.maxWaitSeconds);
+      // A technique run this server started is remembered with its technique.
+      const techniqueId = args.technique_id ?? ctx.runs.get(args.run_id)?.techniqueId;
+      const where = { runId: args.run_id, techniqueId };
+      const outcome = await waitForRun(ctx, where, args.wait_seconds ?? 0);
+      const structured = pollResult(outcome, ctx.runs, options.maxWaitSeconds, where);
       return { structured, extraContent: outputBlocks(structured.outputs) };
     },
   });

@@ -7,7 +7,7 @@ import { retryAdvice } from '../../flora/run-errors.js';
 import type { RunMemory } from '../../flora/run-memory.js';
 import type { RunStatus } from '../../flora/schemas.js';
 import { remainingSeconds } from './schedule.js';
-import type { WaitOutcome } from './wait.js';
+import type { RunLocation, WaitOutcome } from './wait.js';
 
 /** The agent's view of a run: FLORA's fields plus what to make of them. */
 export interface PollResult extends RunStatus {
@@ -34,10 +34,14 @@ export const PollOutput = z.looseObject({
   done: z.boolean(),
 });
 
-/** The agent's view of a run: summary first, then (if failed) why and whether to retry. */
-export function pollResult(outcome: WaitOutcome, memory: RunMemory, maxWaitSeconds: number): PollResult {
+/**
+ * The agent's view of a run: summary first, then (if failed) why and whether to retry. A
+ * technique run names its technique, which poll_run needs where the run is not remembered.
+ */
+export function pollResult(outcome: WaitOutcome, memory: RunMemory, maxWaitSeconds: number, where?: RunLocation): PollResult {
   const { run, done } = outcome;
-  const head: Record<string, unknown> = { summary: '' };
+  const techniqueId = where?.techniqueId;
+  const head: Record<string, unknown> = { summary: '', ...(techniqueId === undefined ? {} : { technique_id: techniqueId }) };
   let summary: string;
   if (run.status === 'failed') {
     const advice = retryAdvice(run.error_code);
@@ -58,7 +62,8 @@ export function pollResult(outcome: WaitOutcome, memory: RunMemory, maxWaitSecon
     const left = remainingSeconds(run, memory, Date.now());
     const next = left !== undefined && left > 0 ? Math.ceil(left) : 5;
     result.next_poll_seconds = next;
-    result.summary += ` Still going${left !== undefined && left > 0 ? `, about ${Math.ceil(left)} s left` : ''}: call poll_run again with wait_seconds up to ${maxWaitSeconds} (suggested in ${next} s).`;
+    const ids = techniqueId === undefined ? '' : `technique_id "${techniqueId}" and `;
+    result.summary += ` Still going${left !== undefined && left > 0 ? `, about ${Math.ceil(left)} s left` : ''}: call poll_run again with ${ids}wait_seconds up to ${maxWaitSeconds} (suggested in ${next} s).`;
   }
   if (outcome.pollError) {
     result.poll_error = { code: outcome.pollError.code, message: outcome.pollError.message };

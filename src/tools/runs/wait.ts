@@ -8,6 +8,30 @@ import { sleep } from '../../sleep.js';
 import type { ToolContext } from '../tool.js';
 import { nextPollDelayMs, remainingSeconds } from './schedule.js';
 
+/**
+ * Where a run is read. FLORA documents GET /runs/{id} for generation and action runs only; a
+ * technique run is read under its technique, GET /techniques/{technique_id}/runs/{run_id}. Both
+ * URLs are built from the IDs, never from a returned poll_url.
+ */
+export interface RunLocation {
+  runId: string;
+  techniqueId?: string;
+}
+
+/** One read of the run where it lives. */
+export function readRun(ctx: ToolContext, where: RunLocation): Promise<RunStatus> {
+  const opts = { signal: ctx.signal };
+  if (where.techniqueId !== undefined) return ctx.client.getTechniqueRun(where.techniqueId, where.runId, opts);
+  return ctx.client.getRun(where.runId, opts).catch((err: unknown) => {
+    if (err instanceof FloraError && err.code === 'not_found') {
+      throw err.retold(
+        `${err.message} If it is a technique run, pass its technique_id: FLORA serves technique runs only under their technique.`,
+      );
+    }
+    throw err;
+  });
+}
+
 export interface WaitOutcome {
   run: RunStatus;
   done: boolean;
@@ -15,20 +39,20 @@ export interface WaitOutcome {
 }
 
 /**
- * Poll `runId` until it is completed or failed or `waitSeconds` run out. `initial` is the state
+ * Poll the run at `where` until it is completed or failed or `waitSeconds` run out. `initial` is the state
  * already known (a run just started): the first poll then follows the schedule, or happens at
  * once with `pollFirst`. Once a run is known, a poll error ends the wait with the last state,
  * so a started run is never lost; with nothing known, it is thrown. Cancellation always throws.
  */
 export async function waitForRun(
   ctx: ToolContext,
-  runId: string,
+  where: RunLocation,
   waitSeconds: number,
   initial?: RunStatus,
   pollFirst = false,
 ): Promise<WaitOutcome> {
   const deadline = Date.now() + waitSeconds * 1000;
-  let run = initial ?? (await ctx.client.getRun(runId, { signal: ctx.signal }));
+  let run = initial ?? (await readRun(ctx, where));
   let polls = initial ? 0 : 1;
   for (;;) {
     reportProgress(ctx, run);
@@ -39,7 +63,7 @@ export async function waitForRun(
     const delay = polls === 0 && pollFirst ? 0 : nextPollDelayMs(run, ctx.runs, Date.now());
     await sleep(Math.max(0, Math.min(delay, left)), ctx.signal);
     try {
-      run = await ctx.client.getRun(runId, { signal: ctx.signal });
+      run = await readRun(ctx, where);
       polls++;
     } catch (err) {
       if (!(err instanceof FloraError) || err.code === 'cancelled') throw err;
