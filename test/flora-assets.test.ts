@@ -6,36 +6,21 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FloraError } from '../src/errors.js';
-import { FloraClient } from '../src/flora/client.js';
+import type { FloraClient } from '../src/flora/client.js';
 import { silentLogger } from '../src/log.js';
 import { storageTargetOf, uploadToStorage } from '../src/flora/storage-upload.js';
-import { FAKE_KEY, type FakeFlora, faults } from './helpers/fake-flora.js';
+import { type FakeFlora, faults } from './helpers/fake-flora.js';
+import { fastClient, rejection } from './helpers/flora-client.js';
 import { useFakeFlora } from './helpers/harness.js';
 
 let fake: FakeFlora;
 useFakeFlora((f) => (fake = f));
 
 function makeClient(timeoutMs = 5_000): FloraClient {
-  return new FloraClient({
-    apiKey: FAKE_KEY,
-    baseUrl: new URL(fake.baseUrl),
-    timeoutMs,
-    maxRetries: 2,
-    baseBackoffMs: 5,
-    maxBackoffMs: 20,
-  });
+  return fastClient(fake, { timeoutMs });
 }
 
-async function failure(call: () => Promise<unknown>): Promise<FloraError> {
-  try {
-    await call();
-  } catch (err) {
-    expect(err).toBeInstanceOf(FloraError);
-    return err as FloraError;
-  }
-  throw new Error('expected the call to fail');
-}
+const failure = rejection;
 
 const PLACE = { workspace_id: 'ws_studio', source: 'https://example.com/a.png' };
 

@@ -6,10 +6,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { FloraError, LostStartError } from '../src/errors.js';
-import { FloraClient } from '../src/flora/client.js';
+import { LostStartError } from '../src/errors.js';
+import type { FloraClient } from '../src/flora/client.js';
 import type { TechniqueRunBody } from '../src/flora/schemas.js';
-import { FAKE_KEY, type FakeFlora, faults, floraError, type RecordedRequest } from './helpers/fake-flora.js';
+import { type FakeFlora, faults, floraError, type RecordedRequest } from './helpers/fake-flora.js';
+import { fastClient, rejection } from './helpers/flora-client.js';
 import { useFakeFlora } from './helpers/harness.js';
 
 let fake: FakeFlora;
@@ -17,25 +18,10 @@ let fake: FakeFlora;
 useFakeFlora((f) => (fake = f));
 
 function makeClient(): FloraClient {
-  return new FloraClient({
-    apiKey: FAKE_KEY,
-    baseUrl: new URL(fake.baseUrl),
-    timeoutMs: 5_000,
-    maxRetries: 2,
-    baseBackoffMs: 5,
-    maxBackoffMs: 20,
-  });
+  return fastClient(fake);
 }
 
-async function failure(call: () => Promise<unknown>): Promise<FloraError> {
-  try {
-    await call();
-  } catch (err) {
-    expect(err).toBeInstanceOf(FloraError);
-    return err as FloraError;
-  }
-  throw new Error('expected the call to fail');
-}
+const failure = rejection;
 
 const NESTED: TechniqueRunBody = {
   inputs: [{ id: 'product', type: 'imageUrl', value: 'https://media.flora.ai/u/mug.png' }],

@@ -6,10 +6,11 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FloraError, type ErrorPayload } from '../src/errors.js';
-import { FloraClient, type FloraClientOptions } from '../src/flora/client.js';
+import type { ErrorPayload } from '../src/errors.js';
+import type { FloraClient, FloraClientOptions } from '../src/flora/client.js';
 import type { GenerateBody } from '../src/flora/schemas.js';
 import { FAKE_KEY, type FakeFlora, faults, floraError, type Handler, type RecordedRequest } from './helpers/fake-flora.js';
+import { fastClient, rejection } from './helpers/flora-client.js';
 import { useFakeFlora } from './helpers/harness.js';
 
 let fake: FakeFlora;
@@ -26,15 +27,7 @@ const BODY: GenerateBody = {
 };
 
 function makeClient(overrides: Partial<FloraClientOptions> = {}): FloraClient {
-  return new FloraClient({
-    apiKey: FAKE_KEY,
-    baseUrl: new URL(fake.baseUrl),
-    timeoutMs: 5_000,
-    maxRetries: 2,
-    baseBackoffMs: 5,
-    maxBackoffMs: 20,
-    ...overrides,
-  });
+  return fastClient(fake, overrides);
 }
 
 /**
@@ -55,16 +48,7 @@ function tappedClient(overrides: Partial<FloraClientOptions> = {}) {
 }
 
 /** The FloraError a call fails with (sync throw or rejection); fails the test if it succeeds. */
-async function failure(call: () => Promise<unknown>): Promise<FloraError> {
-  let result: unknown;
-  try {
-    result = await call();
-  } catch (err) {
-    expect(err).toBeInstanceOf(FloraError);
-    return err as FloraError;
-  }
-  throw new Error(`expected the call to fail, it returned ${JSON.stringify(result)}`);
-}
+const failure = rejection;
 
 function newKey(): string {
   return `idem-${randomUUID()}`;
