@@ -62,3 +62,9 @@ export const idempotencyKeyField = () =>
     .regex(/^[\x21-\x7E]{1,255}$/, 'must be 1-255 printable ASCII characters without spaces')
     .optional()
     .describe('Only to retry a failed start: the idempotency_key from its error.');
+
+/** limit and cursor of a paged list: FLORA pages 1-100 items, next_cursor leads to the next page. */
+export const pageFields = (items: string) => ({
+  limit: z.number().int().min(1).max(100).default(20).describe(`${items} per page (1-100).`),
+  cursor: z.string().min(1).optional().describe('next_cursor of the previous page.'),
+});

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { workspaceField } from '../fields.js';
+import { pageFields, workspaceField } from '../fields.js';
 import { defineTool, type ToolOptions } from '../tool.js';
 
 export const listProjects = (options: ToolOptions) =>
@@ -11,8 +11,7 @@ export const listProjects = (options: ToolOptions) =>
     inputSchema: z.strictObject({
       workspace_id: workspaceField(options.defaultWorkspaceId),
       query: z.string().min(1).optional().describe('Only projects whose name matches this text.'),
-      limit: z.number().int().min(1).max(100).default(20).describe('Projects per page (1-100).'),
-      cursor: z.string().min(1).optional().describe('next_cursor of the previous page.'),
+      ...pageFields('Projects'),
     }),
     outputSchema: z.looseObject({
       projects: z.array(z.looseObject({ project_id: z.string() })),

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import type { Technique } from '../../flora/schemas.js';
-import { workspaceFilterField } from '../fields.js';
+import { pageFields, workspaceFilterField } from '../fields.js';
 import { defineTool, type ToolOptions } from '../tool.js';
 
 /** Long enough to tell techniques apart; the full text is in FLORA's app. */
@@ -34,8 +34,7 @@ export const listTechniques = (options: ToolOptions) =>
     inputSchema: z.strictObject({
       query: z.string().min(1).optional().describe('Only techniques matching this text.'),
       workspace_id: workspaceFilterField(options.defaultWorkspaceId, 'Only techniques of this workspace (ws_...).'),
-      limit: z.number().int().min(1).max(100).default(20).describe('Techniques per page (1-100).'),
-      cursor: z.string().min(1).optional().describe('next_cursor of the previous page.'),
+      ...pageFields('Techniques'),
     }),
     outputSchema: z.looseObject({
       techniques: z.array(z.looseObject({ technique_id: z.string() })),
