@@ -25,7 +25,14 @@ import { makeRedactor, redactValue, silentLogger, type Logger } from './log.js';
 import { RunMemory } from './flora/run-memory.js';
 import { TechniqueCatalog } from './flora/technique-catalog.js';
 import { buildTools, toolsetOfTool } from './tools/index.js';
-import { invalidArguments, toToolError, toToolResult, unexpectedError, type ToolDefinition } from './tools/tool.js';
+import {
+  invalidArguments,
+  toToolError,
+  toToolResult,
+  unexpectedError,
+  type ToolAnnotations,
+  type ToolDefinition,
+} from './tools/tool.js';
 import { SERVER_NAME, VERSION } from './version.js';
 
 export const INSTRUCTIONS = [
@@ -61,11 +68,16 @@ export interface FloraMcpServer {
 /**
  * The one place zod becomes JSON Schema. What JSON Schema says by default is left out, so every
  * tools/list costs the model fewer tokens: no "$schema" (MCP 2025-11-25 then reads 2020-12, which
- * is what zod emits here), no `additionalProperties: {}` (anything is allowed anyway) and no
- * `propertyNames: {type: "string"}` (JSON keys are strings).
+ * is what zod emits here), no `additionalProperties: {}` or `items: {}` (anything is allowed
+ * anyway) and no `propertyNames: {type: "string"}` (JSON keys are strings).
+ *
+ * Nor the arguments' `additionalProperties: false`: like the ID formats (tools/fields.ts), it is a
+ * rule the server checks rather than publishes. An argument the tool does not have is refused
+ * with what to do instead (model settings go inside params), and nothing is sent to FLORA.
  */
 export function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
   const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io });
+  if (io === 'input' && rest.additionalProperties === false) delete rest.additionalProperties;
   return withoutDefaults(rest) as Record<string, unknown>;
 }
 
@@ -76,7 +88,7 @@ function withoutDefaults(node: unknown, isPropertyMap = false): unknown {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(node)) {
     if (!isPropertyMap) {
-      if (key === 'additionalProperties' && isEmptyObject(value)) continue;
+      if ((key === 'additionalProperties' || key === 'items') && isEmptyObject(value)) continue;
       if (key === 'propertyNames' && JSON.stringify(value) === '{"type":"string"}') continue;
     }
     out[key] = withoutDefaults(value, !isPropertyMap && key === 'properties');
@@ -88,14 +100,36 @@ function isEmptyObject(value: unknown): boolean {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0;
 }
 
+/** What MCP says a tool is when a hint is absent (2025-11-25, ToolAnnotations). */
+export const SPEC_DEFAULT_HINTS: Readonly<ToolAnnotations> = {
+  readOnlyHint: false,
+  destructiveHint: true,
+  idempotentHint: false,
+  openWorldHint: true,
+};
+
+/**
+ * The hints a client could not infer: those that differ from the spec's defaults. destructive and
+ * idempotent mean something only for a tool that writes (the spec says so), so a read-only tool
+ * publishes readOnlyHint alone. A client applying the spec's defaults reads every hint as defined.
+ */
+export function publishedHints(a: ToolAnnotations): Partial<ToolAnnotations> {
+  const keys: Array<keyof ToolAnnotations> = a.readOnlyHint
+    ? ['readOnlyHint', 'openWorldHint']
+    : ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'];
+  const out: Partial<ToolAnnotations> = {};
+  for (const key of keys) if (a[key] !== SPEC_DEFAULT_HINTS[key]) out[key] = a[key];
+  return out;
+}
+
 function toolListing(tools: readonly ToolDefinition[]): Tool[] {
   return tools.map((t) => ({
     name: t.name,
     title: t.title,
     description: t.description,
     inputSchema: jsonSchemaOf(t.inputSchema, 'input') as Tool['inputSchema'],
-    outputSchema: jsonSchemaOf(t.outputSchema, 'output') as Tool['outputSchema'],
-    annotations: t.annotations,
+    ...(t.outputSchema && { outputSchema: jsonSchemaOf(t.outputSchema, 'output') as Tool['outputSchema'] }),
+    annotations: publishedHints(t.annotations),
   }));
 }
 
@@ -238,8 +272,8 @@ export function createServer(deps: ServerDeps): FloraMcpServer {
       const ctx = { client, signal: extra.signal, log, progress, runs, catalog, techniques, transport, roots };
       const out = await tool.handler(args.data, ctx);
       const structured = redactValue(out.structured, redact);
-      const checked = tool.outputSchema.safeParse(structured);
-      if (!checked.success) throw unexpectedError(new Error(`output of ${tool.name} does not fit its schema`));
+      if (tool.outputSchema && !tool.outputSchema.safeParse(structured).success)
+        throw unexpectedError(new Error(`output of ${tool.name} does not fit its schema`));
       log.info(`${tool.name} ok in ${Date.now() - t0} ms`);
       return toToolResult(structured, out.extraContent && redactValue(out.extraContent, redact));
     } catch (err) {

@@ -6,15 +6,13 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import * as z from 'zod';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { loadConfig } from '../src/config.js';
-import { jsonSchemaOf } from '../src/server.js';
+import { jsonSchemaOf, SPEC_DEFAULT_HINTS } from '../src/server.js';
 import { buildTools } from '../src/tools/index.js';
 import { FakeFlora } from './helpers/fake-flora.js';
-import { connect, TOOL_NAMES, type Connected } from './helpers/harness.js';
-import { TOOLS_LIST_BUDGETS } from './helpers/tools-list-budget.js';
+import { connect, failure, TOOL_NAMES, VALID_CALLS, type Connected } from './helpers/harness.js';
+import { DEFAULTS_ENV, TOOLS_LIST_BUDGETS } from './helpers/tools-list-budget.js';
 
 const TOOLS = buildTools();
-/** The env that makes tools/list longest: ID defaults named in descriptions, the largest wait. */
-const DEFAULTS_ENV = { FLORA_WORKSPACE_ID: 'ws_studio', FLORA_PROJECT_ID: 'prj_mugs', FLORA_MAX_WAIT_SECONDS: '600' };
 
 let fake: FakeFlora;
 let conn: Connected | undefined;
@@ -91,26 +89,51 @@ describe('tools/list', () => {
     expect(tools.map((t) => t.name)).toEqual(TOOL_NAMES);
   });
 
-  it('marks list_workspaces, list_projects, list_models, poll_run and list_techniques as read-only and idempotent, every hint explicit', () => {
+  /**
+   * The hints as a client reads them: what is published, the spec's defaults for the rest. For a
+   * read-only tool, destructive and idempotent mean nothing (the spec says so); a client that
+   * reads them anyway gets what a read-only tool is: nothing destroyed, repeatable.
+   */
+  function hintsOf(t: Tool): Record<string, unknown> {
+    const read = { ...SPEC_DEFAULT_HINTS, ...t.annotations };
+    return read.readOnlyHint ? { ...read, destructiveHint: false, idempotentHint: true } : read;
+  }
+
+  it('marks list_workspaces, list_projects, list_models, poll_run and list_techniques as read-only, open-world', () => {
     for (const name of ['list_workspaces', 'list_projects', 'list_models', 'poll_run', 'list_techniques']) {
-      expect(tool(name).annotations, name).toEqual({
+      expect(hintsOf(tool(name)), name).toEqual({
         readOnlyHint: true,
         idempotentHint: true,
         destructiveHint: false,
         openWorldHint: true,
       });
+      // Only what a client could not infer from the spec's defaults is published.
+      expect(tool(name).annotations, name).toEqual({ readOnlyHint: true });
     }
   });
 
   it('marks start_generation_run, upload_media and run_technique as non-idempotent, open-world writes that destroy nothing', () => {
     for (const name of ['start_generation_run', 'upload_media', 'run_technique']) {
-      expect(tool(name).annotations, name).toEqual({
+      expect(hintsOf(tool(name)), name).toEqual({
         readOnlyHint: false,
         idempotentHint: false,
         openWorldHint: true,
         destructiveHint: false,
       });
+      // The one hint whose default (destructive) would be wrong is stated.
+      expect(tool(name).annotations, name).toEqual({ destructiveHint: false });
     }
+  });
+
+  it('refuses, for every tool, an argument the tool does not have, and sends nothing to FLORA', async () => {
+    for (const [name, args] of VALID_CALLS) {
+      const error = failure(await conn!.call(name, { ...args, aspect_ratio: '16:9' }));
+      expect(error.code, name).toBe('invalid_arguments');
+      expect(error.fields, name).toEqual([
+        { field: 'aspect_ratio', message: 'not a parameter of this tool (model-specific settings go inside params)' },
+      ]);
+    }
+    expect(fake.requests).toHaveLength(0);
   });
 
   it('gives every tool a title and a description, and says start_generation_run and run_technique cost money', () => {
@@ -193,14 +216,12 @@ describe('tools/list', () => {
         'workspace_id',
       ].sort(),
     );
-    expect(schema.additionalProperties).toBe(false);
   });
 
   it('requires source and workspace_id for upload_media, and only source once FLORA_WORKSPACE_ID is set', async () => {
     const schema = tool('upload_media').inputSchema;
     expect(schema.required).toEqual(['source', 'workspace_id']);
     expect(Object.keys(schema.properties ?? {})).toEqual(['source', 'workspace_id', 'project_id']);
-    expect(schema.additionalProperties).toBe(false);
     const withDefaults = await connect(fake, { env: DEFAULTS_ENV });
     try {
       const listed = (await withDefaults.client.listTools()).tools.find((t) => t.name === 'upload_media')!;
@@ -216,7 +237,6 @@ describe('tools/list', () => {
     expect(Object.keys(schema.properties ?? {}).sort()).toEqual(
       ['callback_url', 'idempotency_key', 'inputs', 'technique_id', 'wait_seconds', 'workspace_id'].sort(),
     );
-    expect(schema.additionalProperties).toBe(false);
     expect(tool('list_techniques').inputSchema.required ?? []).toEqual([]);
     expect(Object.keys(tool('list_techniques').inputSchema.properties ?? {})).toEqual([
       'query',
@@ -233,32 +253,50 @@ describe('tools/list', () => {
     expect(tool('list_models').inputSchema.required ?? []).toEqual([]);
     expect(tool('list_workspaces').inputSchema.required ?? []).toEqual([]);
     expect(tool('list_workspaces').inputSchema.properties).toEqual({});
-    expect(tool('list_workspaces').inputSchema.additionalProperties).toBe(false);
   });
 
-  it('publishes exactly the JSON Schema of each registered tool', () => {
+  it('publishes exactly the JSON Schema of each registered tool, and an output schema for every tool but the lists', () => {
     expect(tools.map((t) => t.name)).toEqual(TOOLS.map((t) => t.name));
     for (const def of TOOLS) {
       const listed = tool(def.name);
       expect(listed.inputSchema, def.name).toEqual(jsonSchemaOf(def.inputSchema, 'input'));
-      expect(listed.outputSchema, def.name).toEqual(jsonSchemaOf(def.outputSchema, 'output'));
       expect(listed.inputSchema.type).toBe('object');
-      expect(listed.outputSchema?.type).toBe('object');
+      if (def.outputSchema) {
+        expect(listed.outputSchema, def.name).toEqual(jsonSchemaOf(def.outputSchema, 'output'));
+        expect(listed.outputSchema?.type).toBe('object');
+      } else {
+        expect(listed, def.name).not.toHaveProperty('outputSchema');
+      }
     }
+    expect(tools.filter((t) => t.outputSchema === undefined).map((t) => t.name)).toEqual([
+      'list_workspaces',
+      'list_projects',
+      'list_models',
+      'list_techniques',
+    ]);
   });
 
-  it('leaves out what JSON Schema says by default: no $schema, no empty additionalProperties, no string propertyNames', () => {
+  it('leaves out what JSON Schema says by default, and the rules the server checks instead of publishing', () => {
+    let outputs = 0;
     for (const t of tools) {
+      expect(t.inputSchema, t.name).not.toHaveProperty('additionalProperties');
       for (const [io, schema] of [
         ['input', t.inputSchema],
         ['output', t.outputSchema],
       ] as const) {
+        if (schema === undefined) continue;
+        if (io === 'output') outputs++;
         expect(schema, `${t.name} ${io}`).not.toHaveProperty('$schema');
         const text = JSON.stringify(schema);
         expect(text, `${t.name} ${io}`).not.toContain('"additionalProperties":{}');
+        expect(text, `${t.name} ${io}`).not.toContain('"items":{}');
         expect(text, `${t.name} ${io}`).not.toContain('"propertyNames":{"type":"string"}');
+        // ID formats and non-empty strings are refined, not published (src/tools/fields.ts).
+        expect(text, `${t.name} ${io}`).not.toContain('"pattern"');
+        expect(text, `${t.name} ${io}`).not.toContain('"minLength"');
       }
     }
+    expect(outputs).toBe(4);
   });
 });
 
@@ -268,6 +306,7 @@ describe('jsonSchemaOf', () => {
       additionalProperties: z.unknown().describe('a field named like the keyword'),
       propertyNames: z.string().describe('another one'),
       tags: z.record(z.string(), z.unknown()),
+      items: z.array(z.unknown()).describe('and one named like items'),
     });
     const published = jsonSchemaOf(schema, 'output');
     expect(published).toEqual({
@@ -276,8 +315,26 @@ describe('jsonSchemaOf', () => {
         additionalProperties: { description: 'a field named like the keyword' },
         propertyNames: { type: 'string', description: 'another one' },
         tags: { type: 'object' },
+        items: { type: 'array', description: 'and one named like items' },
       },
-      required: ['additionalProperties', 'propertyNames', 'tags'],
+      required: ['additionalProperties', 'propertyNames', 'tags', 'items'],
     });
+  });
+
+  it("leaves out only the arguments' own additionalProperties: false, not what a nested field says of its keys", () => {
+    const schema = z.strictObject({
+      inputs: z.record(z.string(), z.string()),
+      nested: z.strictObject({ a: z.string() }).optional(),
+    });
+    expect(jsonSchemaOf(schema, 'input')).toEqual({
+      type: 'object',
+      properties: {
+        inputs: { type: 'object', additionalProperties: { type: 'string' } },
+        nested: { type: 'object', properties: { a: { type: 'string' } }, required: ['a'], additionalProperties: false },
+      },
+      required: ['inputs'],
+    });
+    // An output schema says what it says.
+    expect(jsonSchemaOf(z.strictObject({ a: z.string() }), 'output')).toHaveProperty('additionalProperties', false);
   });
 });

@@ -1,44 +1,48 @@
 /**
  * Argument fields that several tools share, described once. Where the user's env names a
- * default, the schema owns it (`.default`): handlers always receive the ID.
+ * default, the schema owns it (`.default`, published as JSON Schema's `default`): handlers always
+ * receive the ID, and the model reads the default where it reads the field.
+ *
+ * Format rules of IDs and keys are checked as refinements, not published as patterns: the model
+ * copies these values from another tool's answer, the description names the prefix, and each
+ * pattern would cost every conversation tools/list bytes. A value that breaks a rule is still
+ * refused with the rule as its message.
  */
 import * as z from 'zod';
 import { RUN_ID_PATTERN, RUN_ID_RULE, TECHNIQUE_ID_PATTERN, TECHNIQUE_ID_RULE } from '../flora/client.js';
 
+/** A string held to `pattern`, refused with `rule`; the pattern is not published. */
+export const ruledString = (pattern: RegExp, rule: string) => z.string().refine((v) => pattern.test(v), rule);
+
+/** A string that must not be empty; said in the error, not in the schema. */
+export const nonEmptyString = () => ruledString(/^[\s\S]/, 'must not be empty');
+
 const idString = (prefix: string, what: string) =>
-  z.string().regex(new RegExp(`^${prefix}\\S+$`), `must be a FLORA ${what} ID starting with "${prefix}"`);
+  ruledString(new RegExp(`^${prefix}\\S+$`), `must be a FLORA ${what} ID starting with "${prefix}"`);
 
 /** An ID argument: required, or defaulted when the user's env names one. */
-function idField(prefix: string, what: string, describe: string, fallback: string | undefined, envName: string) {
+function idField(prefix: string, what: string, describe: string, fallback: string | undefined) {
   const field = idString(prefix, what);
-  return fallback === undefined
-    ? field.describe(describe)
-    : field.default(fallback).describe(`${describe} Default: ${fallback} (${envName}).`);
+  return fallback === undefined ? field.describe(describe) : field.default(fallback).describe(describe);
 }
 
 export const workspaceField = (fallback: string | undefined) =>
-  idField('ws_', 'workspace', 'Workspace (ws_...) from list_workspaces; it is billed.', fallback, 'FLORA_WORKSPACE_ID');
+  idField('ws_', 'workspace', 'ws_... ID from list_workspaces.', fallback);
 
 export const projectField = (fallback: string | undefined) =>
-  idField(
-    'prj_',
-    'project',
-    'Project (prj_...) from list_projects; the result lands on its canvas.',
-    fallback,
-    'FLORA_PROJECT_ID',
-  );
+  idField('prj_', 'project', 'prj_... ID from list_projects; the result lands on its canvas.', fallback);
+
+/** An optional project ID without a default (e.g. where to place an upload as well). */
+export const optionalProjectField = (describe: string) => idString('prj_', 'project').optional().describe(describe);
 
 export const runIdField = () =>
-  z.string().regex(RUN_ID_PATTERN, RUN_ID_RULE).describe('run_id from start_generation_run or run_technique.');
+  ruledString(RUN_ID_PATTERN, RUN_ID_RULE).describe('run_... ID from start_generation_run or run_technique.');
 
 export const waitSecondsField = (max: number) =>
-  z.number().min(0).max(max).optional().describe(`Wait up to this many seconds (0-${max}) for the run to end, with progress.`);
+  z.number().min(0).max(max).optional().describe('Seconds to wait for the run to end, with progress.');
 
-/**
- * A technique ID: it goes into URL paths, so it is held to what cannot change them. Checked as a
- * refinement, not a published pattern: the tools/list budget, and the description says "tech_".
- */
-const techniqueId = () => z.string().refine((v) => TECHNIQUE_ID_PATTERN.test(v), TECHNIQUE_ID_RULE);
+/** A technique ID: it goes into URL paths, so it is held to what cannot change them. */
+const techniqueId = () => ruledString(TECHNIQUE_ID_PATTERN, TECHNIQUE_ID_RULE);
 
 export const techniqueIdField = (describe: string) => techniqueId().describe(describe);
 
@@ -48,23 +52,25 @@ export const optionalTechniqueIdField = (describe: string) => techniqueId().opti
 export const workspaceFilterField = (fallback: string | undefined, describe: string) =>
   fallback === undefined
     ? idString('ws_', 'workspace').optional().describe(describe)
-    : idString('ws_', 'workspace').default(fallback).describe(`${describe} Default: ${fallback} (FLORA_WORKSPACE_ID).`);
+    : idString('ws_', 'workspace').default(fallback).describe(describe);
 
 export const callbackUrlField = () =>
   z
     .url({ protocol: /^https$/, error: 'must be an https:// URL' })
     .optional()
-    .describe('https URL FLORA calls once the run ends.');
+    .describe('https URL FLORA calls when the run ends.');
 
+/**
+ * The one retry rule that prevents a second charge, stated where the model reads the key: the
+ * tool's error gives the key, this says when to use it and that a retry without it is wrong.
+ */
 export const idempotencyKeyField = () =>
-  z
-    .string()
-    .regex(/^[\x21-\x7E]{1,255}$/, 'must be 1-255 printable ASCII characters without spaces')
+  ruledString(/^[\x21-\x7E]{1,255}$/, 'must be 1-255 printable ASCII characters without spaces')
     .optional()
-    .describe('Only to retry a failed start: the idempotency_key from its error.');
+    .describe('Only to retry a start whose error gave one: that key. Never retry such a start without it.');
 
 /** limit and cursor of a paged list: FLORA pages 1-100 items, next_cursor leads to the next page. */
 export const pageFields = (items: string) => ({
-  limit: z.number().int().min(1).max(100).default(20).describe(`${items} per page (1-100).`),
-  cursor: z.string().min(1).optional().describe('next_cursor of the previous page.'),
+  limit: z.number().int().min(1).max(100).default(20).describe(`${items} per page.`),
+  cursor: nonEmptyString().optional().describe('next_cursor of the previous page.'),
 });

@@ -56,7 +56,12 @@ export interface ToolDefinition<I extends z.ZodObject = z.ZodObject, O extends z
   title: string;
   description: string;
   inputSchema: I;
-  outputSchema: O;
+  /**
+   * The fields every answer has, published and checked. A list tool has none: its answer is a
+   * page of FLORA's records, which its description names; a schema of "an array" would cost
+   * every conversation tools/list bytes and tell the model nothing more.
+   */
+  outputSchema?: O;
   annotations: ToolAnnotations;
   handler(args: z.output<I>, ctx: ToolContext): Promise<ToolOutput<z.output<O>>>;
 }
@@ -65,7 +70,9 @@ export interface ToolDefinition<I extends z.ZodObject = z.ZodObject, O extends z
 export type ToolFactory = (options: ToolOptions) => ToolDefinition;
 
 /** Identity with inference, so each tool file gets typed handler arguments. */
-export function defineTool<I extends z.ZodObject, O extends z.ZodObject>(def: ToolDefinition<I, O>): ToolDefinition {
+export function defineTool<I extends z.ZodObject, O extends z.ZodObject = z.ZodObject>(
+  def: ToolDefinition<I, O>,
+): ToolDefinition {
   return def as unknown as ToolDefinition;
 }
 

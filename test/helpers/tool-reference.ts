@@ -19,6 +19,9 @@ interface JsonSchema {
   enum?: unknown[];
   pattern?: string;
   format?: string;
+  minimum?: number;
+  maximum?: number;
+  default?: unknown;
   description?: string;
   properties?: Record<string, JsonSchema>;
   required?: string[];
@@ -29,7 +32,9 @@ function typeOf(s: JsonSchema): string {
   if (s.enum) return s.enum.map((v) => `\`${String(v)}\``).join(' | ');
   if (s.anyOf) return s.anyOf.map(typeOf).join(' | ');
   const t = Array.isArray(s.type) ? s.type.join(' | ') : (s.type ?? 'any');
-  return s.format ? `${t} (${s.format})` : t;
+  const range = s.minimum !== undefined && s.maximum !== undefined ? `, ${s.minimum}-${s.maximum}` : '';
+  const fallback = s.default !== undefined ? `, default ${JSON.stringify(s.default)}` : '';
+  return `${t}${s.format ? ` (${s.format})` : ''}${range}${fallback}`;
 }
 
 const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -39,7 +44,7 @@ export function renderToolReference(groups: ToolGroups): string {
   for (const { toolset, tools } of groups)
     for (const tool of tools) {
       const input = z.toJSONSchema(tool.inputSchema, { target: 'draft-7', io: 'input' }) as JsonSchema;
-      const output = z.toJSONSchema(tool.outputSchema, { target: 'draft-7', io: 'output' }) as JsonSchema;
+      const output = tool.outputSchema && (z.toJSONSchema(tool.outputSchema, { target: 'draft-7', io: 'output' }) as JsonSchema);
       const a = tool.annotations;
       out.push(`### \`${tool.name}\`: ${tool.title}`, '', tool.description, '');
       out.push(
@@ -55,8 +60,12 @@ export function renderToolReference(groups: ToolGroups): string {
         }
         out.push('');
       }
-      const fields = Object.keys(output.properties ?? {}).map((f) => `\`${f}\``);
-      out.push(`Returns (structuredContent): ${fields.join(', ')}, plus any field FLORA adds.`, '');
+      if (output) {
+        const fields = Object.keys(output.properties ?? {}).map((f) => `\`${f}\``);
+        out.push(`Returns (structuredContent): ${fields.join(', ')}, plus any field FLORA adds.`, '');
+      } else {
+        out.push('Returns (structuredContent): what its description shows (no output schema is published).', '');
+      }
     }
   out.push(END);
   return out.join('\n');

@@ -7,3 +7,6 @@ export const TOOLS_LIST_BUDGETS = [
   { toolsets: 'generate,media,techniques,batch', bytes: 10 * 1024 },
   { toolsets: 'generate', bytes: 6 * 1024 },
 ] as const;
+
+/** The env that makes tools/list longest: ID defaults published in the schemas, the largest wait. */
+export const DEFAULTS_ENV = { FLORA_WORKSPACE_ID: 'ws_studio', FLORA_PROJECT_ID: 'prj_mugs', FLORA_MAX_WAIT_SECONDS: '600' };

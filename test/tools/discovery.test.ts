@@ -34,8 +34,8 @@ function toolNamed(tools: Tool[], name: string): Tool {
   return tool;
 }
 
-function property(tool: Tool, name: string): { description?: string } {
-  return (tool.inputSchema.properties as Record<string, { description?: string }>)[name]!;
+function property(tool: Tool, name: string): { default?: unknown } {
+  return (tool.inputSchema.properties as Record<string, { default?: unknown }>)[name]!;
 }
 
 describe('list_workspaces', () => {
@@ -157,13 +157,11 @@ describe('list_projects', () => {
     expect(fake.requests).toHaveLength(0);
   });
 
-  it('with FLORA_WORKSPACE_ID=ws_client workspace_id becomes optional, its description names the default, and a call without it uses ws_client', async () => {
+  it('with FLORA_WORKSPACE_ID=ws_client workspace_id becomes optional, its schema publishes the default, and a call without it uses ws_client', async () => {
     const conn = await open({ env: { FLORA_WORKSPACE_ID: 'ws_client' } });
     const tool = toolNamed((await conn.client.listTools()).tools, 'list_projects');
     expect(tool.inputSchema.required ?? []).not.toContain('workspace_id');
-    const description = property(tool, 'workspace_id').description;
-    expect(description).toContain('ws_client');
-    expect(description).toContain('FLORA_WORKSPACE_ID');
+    expect(property(tool, 'workspace_id').default).toBe('ws_client');
 
     const out = success(await listProjects({}, conn));
     expect(fake.requests).toHaveLength(1);

@@ -394,8 +394,8 @@ describe('FLORA_WORKSPACE_ID and FLORA_PROJECT_ID as defaults', () => {
     return tool;
   }
 
-  function description(tool: Tool, name: string): string | undefined {
-    return (tool.inputSchema.properties as Record<string, { description?: string }>)[name]?.description;
+  function published(tool: Tool, name: string): { default?: unknown; description?: string } | undefined {
+    return (tool.inputSchema.properties as Record<string, { default?: unknown; description?: string }>)[name];
   }
 
   it('without defaults the schema requires project_id and workspace_id', async () => {
@@ -403,14 +403,15 @@ describe('FLORA_WORKSPACE_ID and FLORA_PROJECT_ID as defaults', () => {
     expect([...(tool.inputSchema.required ?? [])].sort()).toEqual(['project_id', 'prompt', 'type', 'workspace_id']);
   });
 
-  it('with both set, the schema requires only prompt and type and the descriptions name the defaults', async () => {
+  it('with both set, the schema requires only prompt and type and publishes the defaults', async () => {
     const tool = await startTool(await open({ env: DEFAULTS }));
 
     expect([...(tool.inputSchema.required ?? [])].sort()).toEqual(['prompt', 'type']);
-    expect(description(tool, 'workspace_id')).toContain('ws_client');
-    expect(description(tool, 'workspace_id')).toContain('FLORA_WORKSPACE_ID');
-    expect(description(tool, 'project_id')).toContain('prj_c01');
-    expect(description(tool, 'project_id')).toContain('FLORA_PROJECT_ID');
+    expect(published(tool, 'workspace_id')?.default).toBe('ws_client');
+    expect(published(tool, 'project_id')?.default).toBe('prj_c01');
+    // Still described for the model: where the ID comes from.
+    expect(published(tool, 'workspace_id')?.description).toContain('list_workspaces');
+    expect(published(tool, 'project_id')?.description).toContain('list_projects');
   });
 
   it('a call with only prompt and type sends the default workspace and project', async () => {

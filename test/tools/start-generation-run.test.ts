@@ -323,7 +323,7 @@ describe("start_generation_run: FLORA's errors", () => {
 describe('start_generation_run: bad arguments are refused before anything is sent', () => {
   const cases: Array<[string, Record<string, unknown>, string, string]> = [
     ['unknown type "t2i"', { ...VALID_START, type: 't2i' }, 'type', 'expected one of'],
-    ['empty prompt', { ...VALID_START, prompt: '' }, 'prompt', 'must not be empty'],
+    ['empty prompt', { ...VALID_START, prompt: '' }, 'prompt', 'must contain text'],
     ['whitespace-only prompt', { ...VALID_START, prompt: '  \n\t ' }, 'prompt', 'not only whitespace'],
     ['project_id without prj_', { ...VALID_START, project_id: 'proj_1' }, 'project_id', 'prj_'],
     ['workspace_id without ws_', { ...VALID_START, workspace_id: 'studio' }, 'workspace_id', 'ws_'],

@@ -29,13 +29,10 @@ export const listModels = () =>
     name: 'list_models',
     title: 'List FLORA models',
     description:
-      'Lists usable models: model_id (for start_generation_run), type, inputs (media it takes, as params.image_url etc.), provider, typical seconds and credits (about US$0.001 each), param names. Free, read-only. detail: true adds param specs (types, options, min/max, defaults).',
+      'Usable models: {models: [{model_id, type, inputs (media params it takes, e.g. params.image_url), provider, typical seconds and credits (~US$0.001 each), param names}]}. Free.',
     inputSchema: z.strictObject({
-      type: z.enum(GENERATION_TYPES).optional().describe('Only models producing this kind of output.'),
-      detail: z.boolean().optional().describe('Include full param specs (default false: names only).'),
-    }),
-    outputSchema: z.looseObject({
-      models: z.array(z.looseObject({ model_id: z.string() })),
+      type: z.enum(GENERATION_TYPES).optional().describe('Only models with this output type.'),
+      detail: z.boolean().optional().describe("Add each param's spec (type, options, min/max, default)."),
     }),
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
     async handler(args, { client, signal }) {

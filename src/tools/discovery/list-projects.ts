@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { pageFields, workspaceField } from '../fields.js';
+import { nonEmptyString, pageFields, workspaceField } from '../fields.js';
 import { defineTool, type ToolOptions } from '../tool.js';
 
 export const listProjects = (options: ToolOptions) =>
@@ -7,15 +7,11 @@ export const listProjects = (options: ToolOptions) =>
     name: 'list_projects',
     title: 'List FLORA projects',
     description:
-      "Lists a workspace's projects (prj_ IDs), most recently active first. Free, read-only. Names repeat: show the user the matches instead of picking by name. For more, pass next_cursor as cursor.",
+      "A workspace's projects, most recently active first: {projects: [{project_id (prj_...), name}], next_cursor}. Free. Names repeat: show the user the matches, don't pick by name.",
     inputSchema: z.strictObject({
       workspace_id: workspaceField(options.defaultWorkspaceId),
-      query: z.string().min(1).optional().describe('Only projects whose name matches this text.'),
+      query: nonEmptyString().optional().describe('Only names matching this text.'),
       ...pageFields('Projects'),
-    }),
-    outputSchema: z.looseObject({
-      projects: z.array(z.looseObject({ project_id: z.string() })),
-      next_cursor: z.string().nullable(),
     }),
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
     async handler(args, { client, signal }) {

@@ -4,8 +4,8 @@ import { preflight } from '../../flora/catalog.js';
 import { generationStart } from '../../flora/generation-start.js';
 import { GENERATION_TYPES, type GenerateBody, type StartRunResponse } from '../../flora/schemas.js';
 import { startOrRecover } from '../../flora/start.js';
-import { callbackUrlField, idempotencyKeyField, projectField, waitSecondsField, workspaceField } from '../fields.js';
-import { followStart, type StartResultBase } from '../runs/after-start.js';
+import { callbackUrlField, idempotencyKeyField, projectField, ruledString, waitSecondsField, workspaceField } from '../fields.js';
+import { followStart, StartOutput, type StartResultBase } from '../runs/after-start.js';
 import { defineTool, type ToolOptions } from '../tool.js';
 
 type StartResult = StartRunResponse &
@@ -15,41 +15,27 @@ type StartResult = StartRunResponse &
     recovered?: boolean;
   };
 
-/** Published output schema; FLORA's other start fields pass as additional properties. */
-const StartOutput = z.looseObject({
-  summary: z.string(),
-  run_id: z.string(),
-  run: z.looseObject({}).optional(),
-});
-
 export const startGenerationRun = (options: ToolOptions) =>
   defineTool({
     name: 'start_generation_run',
     title: 'Start a FLORA generation (billed)',
     description: [
-      'Starts one image, video, audio or text generation; returns its run_id. Billed: charged_cost is a quote FLORA settles later.',
-      'Get IDs from list_workspaces and list_projects, and a model_id with its params from list_models; both are checked before sending.',
+      'Starts one generation; returns its run_id. Billed: charged_cost is a quote FLORA settles later.',
+      'model and params are checked first.',
       'Pass wait_seconds to wait for the result, else call poll_run; never start again to check a run.',
-      "After timeout, network_error or upstream_error, retry only with the error's idempotency_key.",
     ].join(' '),
     inputSchema: z.strictObject({
       project_id: projectField(options.defaultProjectId),
       workspace_id: workspaceField(options.defaultWorkspaceId),
-      prompt: z
-        .string()
-        .min(1, 'must not be empty')
-        .regex(/\S/, 'must contain text, not only whitespace')
-        .describe('What to generate.'),
-      type: z.enum(GENERATION_TYPES).describe("Output kind; must match the model's type."),
-      model: z
-        .string()
-        .regex(/^\S+$/, 'must be a model_id such as "t2i-flux-2-pro" (no spaces)')
+      prompt: ruledString(/\S/, 'must contain text, not only whitespace').describe('What to generate.'),
+      type: z.enum(GENERATION_TYPES).describe("Output type; must match the model's."),
+      model: ruledString(/^\S+$/, 'must be a model_id such as "t2i-flux-2-pro" (no spaces)')
         .optional()
-        .describe('model_id from list_models. Omit for the workspace default.'),
+        .describe('model_id from list_models; omit for the workspace default.'),
       params: z
         .record(z.string(), z.unknown())
         .optional()
-        .describe('Model settings named as in list_models params, e.g. {"aspect_ratio":"16:9"}.'),
+        .describe('Model settings by list_models param name, e.g. {"aspect_ratio":"16:9"}.'),
       callback_url: callbackUrlField(),
       idempotency_key: idempotencyKeyField(),
       wait_seconds: waitSecondsField(options.maxWaitSeconds),

@@ -4,7 +4,7 @@ import { FloraError } from '../../errors.js';
 import { ACCEPTED_MEDIA_TYPES, DIRECT_UPLOAD_MAX_BYTES, megabytes, type MediaKind } from '../../flora/assets.js';
 import type { AssetPlacement } from '../../flora/client.js';
 import type { Asset } from '../../flora/schemas.js';
-import { workspaceField } from '../fields.js';
+import { nonEmptyString, optionalProjectField, workspaceField } from '../fields.js';
 import { defineTool, type ToolContext, type ToolOptions } from '../tool.js';
 import { openLocalMedia, parseSource, sourceProblem, type LocalMedia } from './local-file.js';
 import { waitForAsset, type AssetOutcome } from './wait-asset.js';
@@ -37,24 +37,18 @@ export const uploadMedia = (options: ToolOptions) =>
     name: 'upload_media',
     title: 'Upload media to FLORA',
     description: [
-      'Uploads an image, video, audio file or PDF and returns its FLORA url, the form media inputs take (e.g. params.image_url).',
-      `Waits up to ${options.maxWaitSeconds} s until it is ready.`,
+      'Uploads an image, video, audio file or PDF; returns its FLORA url, the form media inputs take (e.g. params.image_url).',
+      `Waits up to ${options.maxWaitSeconds} s for it to be ready.`,
     ].join(' '),
     inputSchema: z.strictObject({
-      source: z
-        .string()
-        .min(1, 'must not be empty')
+      source: nonEmptyString()
         .superRefine((source, check) => {
           const problem = sourceProblem(source);
           if (problem) check.addIssue({ code: 'custom', message: problem });
         })
         .describe('Public https:// URL or, over stdio, an absolute path or file:// URL (up to 500 MB).'),
       workspace_id: workspaceField(options.defaultWorkspaceId),
-      project_id: z
-        .string()
-        .regex(/^prj_\S+$/, 'must be a FLORA project ID starting with "prj_"')
-        .optional()
-        .describe("Also put the asset on this project's canvas."),
+      project_id: optionalProjectField("Also place it on this project's canvas (prj_...)."),
     }),
     outputSchema: UploadOutput,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },

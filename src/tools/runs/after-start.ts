@@ -3,11 +3,22 @@
  * starts: without wait_seconds, say how to follow the run; with it, wait here (progress
  * notifications as it goes) and present the run, its outputs as content blocks.
  */
+import * as z from 'zod';
 import type { RunStatus } from '../../flora/schemas.js';
 import type { ToolContext, ToolOutput } from '../tool.js';
 import { outputBlocks } from './output-blocks.js';
 import { pollResult, type PollResult } from './present.js';
 import { type RunLocation, waitForRun } from './wait.js';
+
+/**
+ * The output schema of every start: what each answer has. The start's other fields (FLORA's, and
+ * the waited run's) pass as additional properties.
+ */
+export const StartOutput = z.looseObject({
+  summary: z.string(),
+  run_id: z.string(),
+  run: z.record(z.string(), z.unknown()).optional(),
+});
 
 export interface StartResultBase {
   summary: string;

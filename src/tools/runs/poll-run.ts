@@ -10,9 +10,8 @@ export const pollRun = (options: ToolOptions) =>
     name: 'poll_run',
     title: 'Check or wait for a FLORA run',
     description: [
-      "Gets a run's status (pending, running, completed, failed), progress 0-100 and, once completed, outputs (public URLs, also as resource links; text runs hold the text). Free, read-only.",
-      'wait_seconds: wait here for the end; if still going, next_poll_seconds says when to call again.',
-      'A failed run is a normal result with error_code, error_message and retry_may_help.',
+      "A run's status (pending, running, completed, failed), progress 0-100 and, once completed, outputs: public URLs, or the text. Free.",
+      'While not done, next_poll_seconds says when to call again. A failed run is a result with error_code, error_message, retry_may_help.',
     ].join(' '),
     inputSchema: z.strictObject({
       run_id: runIdField(),

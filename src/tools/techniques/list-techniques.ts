@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import type { Technique } from '../../flora/schemas.js';
-import { pageFields, workspaceFilterField } from '../fields.js';
+import { nonEmptyString, pageFields, workspaceFilterField } from '../fields.js';
 import { defineTool, type ToolOptions } from '../tool.js';
 
 /** Long enough to tell techniques apart; the full text is in FLORA's app. */
@@ -30,15 +30,11 @@ export const listTechniques = (options: ToolOptions) =>
     name: 'list_techniques',
     title: 'List FLORA techniques',
     description:
-      "Lists techniques (FLORA's ready-made workflows): technique_id, name, short description, run_cost (USD per run) and inputs (id, name, type, optional) to fill in run_technique. Free, read-only. For more, pass next_cursor as cursor.",
+      "FLORA's ready-made workflows: {techniques: [{technique_id, name, description, run_cost (USD per run), inputs for run_technique (id, name, type, optional)}], next_cursor}. Free.",
     inputSchema: z.strictObject({
-      query: z.string().min(1).optional().describe('Only techniques matching this text.'),
+      query: nonEmptyString().optional().describe('Only techniques matching this text.'),
       workspace_id: workspaceFilterField(options.defaultWorkspaceId, 'Only techniques of this workspace (ws_...).'),
       ...pageFields('Techniques'),
-    }),
-    outputSchema: z.looseObject({
-      techniques: z.array(z.looseObject({ technique_id: z.string() })),
-      next_cursor: z.string().nullable(),
     }),
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
     async handler(args, { client, signal }) {

@@ -4,7 +4,7 @@ import { startOrRecover } from '../../flora/start.js';
 import { prepareInputs } from '../../flora/technique-inputs.js';
 import { techniqueRunPlan } from '../../flora/technique-start.js';
 import { callbackUrlField, idempotencyKeyField, techniqueIdField, waitSecondsField, workspaceField } from '../fields.js';
-import { followStart, type StartResultBase } from '../runs/after-start.js';
+import { followStart, StartOutput, type StartResultBase } from '../runs/after-start.js';
 import { defineTool, type ToolOptions } from '../tool.js';
 
 type RunTechniqueResult = StartResultBase &
@@ -19,20 +19,20 @@ export const runTechnique = (options: ToolOptions) =>
     name: 'run_technique',
     title: 'Run a FLORA technique (billed)',
     description: [
-      "Runs a technique on your inputs; returns its run_id. Billed at the technique's run_cost (USD, from list_techniques).",
-      'inputs: values keyed by the input ids list_techniques shows, checked before sending; media inputs take https URLs (upload_media for files).',
-      'wait_seconds and poll_run work as for start_generation_run.',
-      "After timeout, network_error or upstream_error, retry only with the error's idempotency_key.",
+      "Runs a technique; returns its run_id. Billed at the technique's run_cost (USD, from list_techniques).",
+      'inputs are checked before sending. wait_seconds and poll_run work as for start_generation_run.',
     ].join(' '),
     inputSchema: z.strictObject({
-      technique_id: techniqueIdField('technique_id (tech_...) from list_techniques.'),
-      inputs: z.record(z.string(), z.string()).describe('Input id -> value: text, or an https URL for a media input.'),
+      technique_id: techniqueIdField('tech_... ID from list_techniques.'),
+      inputs: z
+        .record(z.string(), z.string())
+        .describe('list_techniques input id -> text, or https URL for media (upload_media for files).'),
       workspace_id: workspaceField(options.defaultWorkspaceId),
       callback_url: callbackUrlField(),
       idempotency_key: idempotencyKeyField(),
       wait_seconds: waitSecondsField(options.maxWaitSeconds),
     }),
-    outputSchema: z.looseObject({ summary: z.string(), run_id: z.string(), run: z.looseObject({}).optional() }),
+    outputSchema: StartOutput,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     async handler(args, ctx) {
       const technique = await ctx.techniques.get(args.technique_id);
