@@ -4,7 +4,8 @@
  *
  * - cold start: spawn to tools/list answer and RSS, against node -e 0 and the smallest SDK server.
  * - HTTP mode: 200 concurrent clients x 10 calls: errors, throughput, p50/p99, server memory.
- * - tools/list size in bytes, against its 6 KB budget, with and without env defaults.
+ * - tools/list size in bytes for every toolset and for generate alone, against the budgets
+ *   test/tools-list.test.ts enforces, with and without env defaults, and each tool's entry.
  * - per-call overhead: a tool call through the built stdio server vs. the same request sent
  *   directly to the fake with fetch.
  * - polling: for runs of 3 s, 6 s and 20 s, how many GET /runs/{id} the server spends waiting
@@ -18,7 +19,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { toolsetOfTool } from '../../src/tools/index.js';
 import { FAKE_KEY, FakeFlora } from '../helpers/fake-flora.js';
-import { TOOLS_LIST_BUDGETS } from '../helpers/tools-list-budget.js';
+import { DEFAULTS_ENV, TOOLS_LIST_BUDGETS } from '../helpers/tools-list-budget.js';
 import { coldStart } from './cold-start.js';
 import { httpLoad } from './http-load.js';
 import { uploadMemory } from './upload-memory.js';
@@ -40,29 +41,41 @@ async function timeEach(n: number, fn: () => Promise<void>): Promise<number[]> {
   return out;
 }
 
-/** Bytes of tools/list, in all and per toolset, against the budgets test/tools-list.test.ts enforces. */
-async function toolsListSize(client: Client, label: string): Promise<void> {
-  const { tools } = await client.listTools();
-  const bytes = Buffer.byteLength(JSON.stringify({ tools }));
-  const perToolset = new Map<string, number>();
-  for (const t of tools) {
-    const toolset = toolsetOfTool(t.name) ?? '?';
-    perToolset.set(toolset, (perToolset.get(toolset) ?? 0) + Buffer.byteLength(JSON.stringify(t)));
+/**
+ * Bytes of tools/list as the test measures them ({tools} as JSON), for each budget's toolsets,
+ * with the default env and with every default set; then each tool's entry, the largest case.
+ */
+async function toolsListSizes(fake: FakeFlora): Promise<void> {
+  console.log('tools/list bytes (JSON of {tools}):');
+  let largest: Array<{ name: string; bytes: number }> = [];
+  for (const { toolsets, bytes: budget } of TOOLS_LIST_BUDGETS) {
+    const sizes: string[] = [];
+    for (const [label, env] of [
+      ['default env', {}],
+      ['env defaults set', DEFAULTS_ENV],
+    ] as const) {
+      const client = new Client({ name: 'bench', version: '0' });
+      await client.connect(
+        new StdioClientTransport({
+          command: process.execPath,
+          args: [BIN],
+          env: { FLORA_API_KEY: FAKE_KEY, FLORA_BASE_URL: fake.baseUrl, FLORA_LOG: 'off', FLORA_TOOLSETS: toolsets, ...env },
+        }),
+      );
+      const { tools } = await client.listTools();
+      await client.close();
+      const bytes = Buffer.byteLength(JSON.stringify({ tools }));
+      sizes.push(`${label} ${bytes} (${bytes <= budget ? 'within' : 'OVER'})`);
+      if (env === DEFAULTS_ENV && tools.length > largest.length) {
+        largest = tools.map((t) => ({
+          name: `${t.name} (${toolsetOfTool(t.name) ?? '?'})`,
+          bytes: Buffer.byteLength(JSON.stringify(t)),
+        }));
+      }
+    }
+    console.log(`  ${toolsets.padEnd(34)} budget ${budget}: ${sizes.join(', ')}`);
   }
-  const [all, generate] = TOOLS_LIST_BUDGETS;
-  const generateBytes = perToolset.get('generate') ?? 0;
-  const split = [...perToolset].map(([t, b]) => `${t} ${b}`).join(', ');
-  console.log(
-    'tools/list (%s): %d tools, %d bytes (budget %d: %s); entries by toolset: %s (generate alone: budget %d, %s)',
-    label,
-    tools.length,
-    bytes,
-    all.bytes,
-    bytes <= all.bytes ? 'within' : 'OVER',
-    split,
-    generate.bytes,
-    generateBytes <= generate.bytes ? 'within' : 'OVER',
-  );
+  console.log('  each tool, env defaults set: %s', largest.map((t) => `${t.name} ${t.bytes}`).join(', '));
 }
 
 async function perCallOverhead(fake: FakeFlora): Promise<void> {
@@ -80,31 +93,11 @@ async function perCallOverhead(fake: FakeFlora): Promise<void> {
   });
   const client = new Client({ name: 'bench', version: '0' });
   await client.connect(transport);
-  await toolsListSize(client, 'default env');
   const viaTool = await timeEach(CALLS, async () => {
     const r = await client.callTool({ name: 'list_models', arguments: { type: 'image' } });
     if (r.isError) throw new Error(JSON.stringify(r.content));
   });
   await client.close();
-
-  // With every default set, descriptions name them: the largest tools/list a user can get.
-  const withDefaults = new Client({ name: 'bench', version: '0' });
-  await withDefaults.connect(
-    new StdioClientTransport({
-      command: process.execPath,
-      args: [BIN],
-      env: {
-        FLORA_API_KEY: FAKE_KEY,
-        FLORA_BASE_URL: fake.baseUrl,
-        FLORA_LOG: 'off',
-        FLORA_WORKSPACE_ID: 'ws_studio',
-        FLORA_PROJECT_ID: 'prj_s01',
-        FLORA_MAX_WAIT_SECONDS: '600',
-      },
-    }),
-  );
-  await toolsListSize(withDefaults, 'with FLORA_WORKSPACE_ID, FLORA_PROJECT_ID, FLORA_MAX_WAIT_SECONDS=600');
-  await withDefaults.close();
 
   const d = percentile(direct, 50);
   const t = percentile(viaTool, 50);
@@ -265,13 +258,26 @@ async function polling(): Promise<void> {
   );
 }
 
-const fake = await FakeFlora.start();
-try {
-  await perCallOverhead(fake);
-} finally {
-  await fake.close();
+/** Each part of the bench by name; `npm run bench -- sizes overhead` runs only those. */
+const PARTS: Record<string, () => Promise<void>> = {
+  sizes: () => withFake(toolsListSizes),
+  overhead: () => withFake(perCallOverhead),
+  polling,
+  'cold-start': () => coldStart(),
+  http: httpLoad,
+  upload: uploadMemory,
+};
+
+async function withFake(fn: (fake: FakeFlora) => Promise<void>): Promise<void> {
+  const fake = await FakeFlora.start();
+  try {
+    await fn(fake);
+  } finally {
+    await fake.close();
+  }
 }
-await polling();
-await coldStart();
-await httpLoad();
-await uploadMemory();
+
+const asked = process.argv.slice(2);
+const unknown = asked.filter((p) => !(p in PARTS));
+if (unknown.length > 0) throw new Error(`unknown bench part(s) ${unknown.join(', ')}; parts: ${Object.keys(PARTS).join(', ')}`);
+for (const [name, run] of Object.entries(PARTS)) if (asked.length === 0 || asked.includes(name)) await run();
