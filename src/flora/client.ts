@@ -452,10 +452,15 @@ export class FloraClient {
     }
 
     const timeoutMs = Math.max(1, Math.min(spec.call?.timeoutMs ?? this.opts.timeoutMs, deadline - Date.now()));
+    // One controller aborted by the timeout or by the caller. Not AbortSignal.any: on Node 20 it
+    // costs about a tenth of a call's whole overhead (weak refs, a finalization registry per call).
     const timer = new AbortController();
     const timeout = setTimeout(() => timer.abort(), timeoutMs);
     const caller = spec.call?.signal;
-    const signal = caller ? AbortSignal.any([caller, timer.signal]) : timer.signal;
+    const onCallerAbort = () => timer.abort(caller?.reason);
+    if (caller?.aborted) onCallerAbort();
+    else caller?.addEventListener('abort', onCallerAbort, { once: true });
+    const signal = timer.signal;
     const t0 = Date.now();
     let status: number | undefined;
     let requestId: string | undefined;
@@ -497,6 +502,7 @@ export class FloraClient {
       throw networkError(err, status, this.opts.baseUrl);
     } finally {
       clearTimeout(timeout);
+      caller?.removeEventListener('abort', onCallerAbort);
     }
   }
 
