@@ -1,7 +1,7 @@
-/** `npm run soak`: the full soak (1,000 calls); prints its table and fails on any violation. */
+/** `npm run soak`: the full soak (5,000 calls); prints its table and fails on any violation. */
 import { formatReport, runSoak } from './soak.js';
 
-const calls = Number(process.env.SOAK_CALLS ?? 1000);
+const calls = Number(process.env.SOAK_CALLS ?? 5000);
 const faultRate = process.env.SOAK_FAULT_RATE === undefined ? undefined : Number(process.env.SOAK_FAULT_RATE);
 const report = await runSoak({ calls, concurrency: 8, faultRate });
 console.log(formatReport(report));

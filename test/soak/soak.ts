@@ -3,7 +3,13 @@
  * sequential then concurrent, waits included) while about 20 % of FLORA's answers are faults.
  * It checks what must hold whatever happens: the process lives and answers every call within its
  * bound, no call creates two runs, the key never leaks, and memory does not grow.
- * `npm run soak` runs 1,000 calls; the test suite runs a short version.
+ *
+ * Memory is judged by what V8 cannot size to the load: the server runs with a small fixed heap
+ * (--max-old-space-size), so a leak ends in an out-of-memory crash while garbage is collected,
+ * and its live heap (heap used right after a full GC, taken when no call is in flight) must not
+ * grow between the end of the warm-up and the end of the run by more than the server's bounded
+ * memories can hold. Resident memory is reported, not judged: it follows how V8 sizes its heap.
+ * `npm run soak` runs 5,000 calls; the test suite runs a short version.
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -17,6 +23,8 @@ export interface SoakOptions {
   concurrency: number;
   faultRate?: number;
   seed?: number;
+  /** More modules the server loads before its own code (the test's deliberate leak). */
+  serverImports?: readonly string[];
 }
 
 export interface SoakReport {
@@ -27,6 +35,9 @@ export interface SoakReport {
   p50: number;
   p99: number;
   maxMs: number;
+  /** Live heap (used right after a full GC, no call in flight) after the warm-up and at the end. */
+  heapWarmMiB: number;
+  heapEndMiB: number;
   rssWarmMiB: number;
   rssEndMiB: number;
   /** RSS after every tenth of the run. */
@@ -42,10 +53,25 @@ export interface SoakReport {
 const CALL_BOUND_MS = 30_000;
 const BIN = BUNDLE;
 
-const WARMUP_BATCH = 100;
-const WARMUP_MAX_BATCHES = 20;
-/** Two batches in a row that grow RSS by less than this fraction end the warm-up. */
-const WARMUP_SETTLED = 0.015;
+/** Calls before the first live-heap reading: every tool and fault path has run, caches are filled. */
+const WARMUP_CALLS = 100;
+/**
+ * The server's old space, about four times its live heap (11-12 MiB here): room for garbage and
+ * eight calls in flight, none for a leak of more than a few KiB a call over a few thousand calls.
+ */
+const MAX_OLD_SPACE_MIB = 48;
+/**
+ * How much the live heap may grow after the warm-up: what the server keeps by design, bounded
+ * (RunMemory's 1,000 runs and keys, under 1 MiB), and code V8 compiles late, with room to spare.
+ * A leak of 4 KiB a call over the short soak's 800 calls exceeds it.
+ */
+const HEAP_GROWTH_MIB = 3;
+
+/**
+ * Loaded into the server before its own code (node --import): on SIGUSR2, a full GC, then the
+ * heap used on stderr. The server's code is the shipped bundle, unchanged.
+ */
+const HEAP_PROBE = `data:text/javascript,process.on("SIGUSR2",()=>{globalThis.gc();process.stderr.write("heap-probe "+process.memoryUsage().heapUsed+"\\n")})`;
 
 /** A small seeded PRNG, so a failing soak can be replayed. */
 function prng(seed: number): () => number {
@@ -126,7 +152,12 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
 
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [BIN],
+    args: [
+      '--expose-gc',
+      `--max-old-space-size=${MAX_OLD_SPACE_MIB}`,
+      ...[HEAP_PROBE, ...(opts.serverImports ?? [])].flatMap((m) => ['--import', m]),
+      BIN,
+    ],
     env: {
       FLORA_API_KEY: FAKE_KEY,
       FLORA_BASE_URL: fake.baseUrl,
@@ -138,9 +169,36 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   });
   let stderr = '';
   transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  let closed = false;
+  transport.onclose = () => {
+    closed = true;
+  };
   const client = new Client({ name: 'soak', version: '0' });
   await client.connect(transport);
   const pid = transport.pid!;
+
+  /** Resident memory while the server lives, NaN once it has exited. */
+  const rss = (): number => {
+    try {
+      return closed ? Number.NaN : rssMiB(pid);
+    } catch {
+      return Number.NaN;
+    }
+  };
+
+  /** The server's live heap in MiB: SIGUSR2 to the probe, then its next heap-probe line. */
+  const liveHeapMiB = async (): Promise<number> => {
+    const seen = stderr.match(/heap-probe \d+/g)?.length ?? 0;
+    if (closed) return Number.NaN;
+    process.kill(pid, 'SIGUSR2');
+    const until = Date.now() + 10_000;
+    for (;;) {
+      const lines = stderr.match(/heap-probe (\d+)/g) ?? [];
+      if (lines.length > seen) return Number(lines.at(-1)!.split(' ')[1]) / 1024 / 1024;
+      if (closed || Date.now() > until) return Number.NaN;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
 
   const violations: string[] = [];
   /** Results of the measured calls (warm-up calls are checked the same way, not tallied). */
@@ -227,7 +285,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     }
     if (measuring) {
       answered++;
-      if (++done % Math.max(1, Math.floor(opts.calls / 10)) === 0) rssTrace.push(rssMiB(pid));
+      if (++done % Math.max(1, Math.floor(opts.calls / 10)) === 0) rssTrace.push(rss());
     }
     if (measuring) latencies.push(performance.now() - t0);
     const text = JSON.stringify(result);
@@ -264,18 +322,12 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
         for (let p = calls.shift(); p; p = calls.shift()) await one(p);
       }),
     );
-  // Warm-up, not counted: batches of the same mix until the server's memory stops growing (V8
-  // sizes its heap to the load over the first thousand or so calls; a leak grows past that).
-  let warmupCalls = 0;
-  let rssWarmMiB = rssMiB(pid);
-  let settledBatches = 0;
-  for (let batch = 0; batch < WARMUP_MAX_BATCHES && settledBatches < 2; batch++) {
-    await concurrently(makePlan(WARMUP_BATCH, `warm${batch}`));
-    warmupCalls += WARMUP_BATCH;
-    const now = rssMiB(pid);
-    settledBatches = batch > 0 && now < rssWarmMiB * (1 + WARMUP_SETTLED) ? settledBatches + 1 : 0;
-    rssWarmMiB = now;
-  }
+  // Warm-up, not counted: the same mix, so that what the server caches and compiles on first use
+  // is in the live heap before the first reading.
+  const warmupCalls = WARMUP_CALLS;
+  await concurrently(makePlan(warmupCalls, 'warm'));
+  const heapWarmMiB = await liveHeapMiB();
+  const rssWarmMiB = rss();
   measuring = true;
   const t0 = performance.now();
   // The measured run: the first tenth one by one, the rest concurrently.
@@ -283,7 +335,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   for (const p of plan.slice(0, tenth)) await one(p);
   await concurrently(plan.slice(tenth));
   const seconds = (performance.now() - t0) / 1000;
-  const rssEndMiB = rssMiB(pid);
+  const heapEndMiB = await liveHeapMiB();
+  const rssEndMiB = rss();
 
   // Still alive and serving.
   fake.chaos = undefined;
@@ -312,8 +365,15 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     }
   }
   if (stderr.includes(FAKE_KEY)) violations.push('the API key appears on stderr');
-  if (rssEndMiB > rssWarmMiB * 1.2) {
-    violations.push(`memory grew from ${rssWarmMiB.toFixed(1)} to ${rssEndMiB.toFixed(1)} MiB (> 20 %)`);
+  if (closed) {
+    const oom = /heap out of memory|Allocation failed/i.test(stderr);
+    violations.push(
+      `the server exited during the soak${oom ? ` out of memory (old space ${MAX_OLD_SPACE_MIB} MiB): a leak` : ''}: ${stderr.slice(-300)}`,
+    );
+  } else if (!(heapEndMiB <= heapWarmMiB + HEAP_GROWTH_MIB)) {
+    violations.push(
+      `live heap grew from ${heapWarmMiB.toFixed(2)} to ${heapEndMiB.toFixed(2)} MiB over ${opts.calls} calls (allowed: ${HEAP_GROWTH_MIB} MiB)`,
+    );
   }
   await client.close();
   await fake.close();
@@ -326,6 +386,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     maxMs: percentile(latencies, 100),
+    heapWarmMiB,
+    heapEndMiB,
     rssWarmMiB,
     rssEndMiB,
     rssTrace,
@@ -341,7 +403,8 @@ export function formatReport(r: SoakReport): string {
   const lines = [
     `soak: ${r.calls} tool calls in ${r.seconds.toFixed(1)} s, ${r.answered} answered`,
     `latency p50 ${r.p50.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms, max ${r.maxMs.toFixed(0)} ms (bound ${CALL_BOUND_MS} ms)`,
-    `RSS after warm-up (${r.warmupCalls} calls, not counted) ${r.rssWarmMiB.toFixed(1)} MiB, at the end ${r.rssEndMiB.toFixed(1)} MiB`,
+    `live heap (used after a full GC, old space capped at ${MAX_OLD_SPACE_MIB} MiB): after warm-up (${r.warmupCalls} calls, not counted) ${r.heapWarmMiB.toFixed(2)} MiB, at the end ${r.heapEndMiB.toFixed(2)} MiB (allowed growth ${HEAP_GROWTH_MIB} MiB)`,
+    `RSS (reported, not judged: V8 sizes its heap to the load): after warm-up ${r.rssWarmMiB.toFixed(1)} MiB, at the end ${r.rssEndMiB.toFixed(1)} MiB`,
     `RSS after each tenth of the run (MiB): ${r.rssTrace.map((x) => x.toFixed(0)).join(' ')}`,
     `runs created ${r.runsCreated} for ${r.startsAnswered} starts (warm-up included)`,
     '',
