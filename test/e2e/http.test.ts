@@ -1,60 +1,21 @@
 /**
  * Streamable HTTP mode through the SDK's own Streamable HTTP client: per-request keys, 401 without
  * one, Host/Origin checks, limits, /healthz, drain, and two users in parallel each reaching FLORA
- * with their own key only. `logged` holds every line the server writes: its own logger's and, via
- * the logWrite seam, each request's logger's (where a request's key must be redacted).
+ * with their own key only. Progress and cancellation are in http-progress.test.ts.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import { startHttpServer, type HttpServer } from '../../src/http.js';
-import { createLogger, makeRedactor } from '../../src/log.js';
 import { FAKE_KEY, floraError, type FakeFlora } from '../helpers/fake-flora.js';
-import { structuredOf, TOOL_NAMES, useFakeFlora } from '../helpers/harness.js';
+import { structuredOf, TOOL_NAMES } from '../helpers/harness.js';
+import { useHttpMode } from '../helpers/http-mode.js';
 
 let fake: FakeFlora;
-let http: HttpServer | undefined;
-const clients: Client[] = [];
-let logged = '';
-
-useFakeFlora(
-  (f) => (fake = f),
-  async () => {
-    for (const c of clients.splice(0)) await c.close().catch(() => {});
-    await http?.close(100);
-    http = undefined;
-    logged = '';
-  },
-);
-
-async function start(opts: { env?: Record<string, string>; allowedHosts?: string[]; useEnvKey?: boolean } = {}) {
-  const config = loadConfig({ FLORA_BASE_URL: fake.baseUrl, FLORA_LOG: 'debug', ...opts.env });
-  http = await startHttpServer({
-    config,
-    host: '127.0.0.1',
-    port: 0,
-    allowedHosts: opts.allowedHosts ?? [],
-    useEnvKey: opts.useEnvKey ?? false,
-    log: createLogger('debug', makeRedactor(config.apiKey), (line) => (logged += line)),
-    logWrite: (line) => (logged += line),
-  });
-  return http;
-}
-
-async function connect(headers: Record<string, string>): Promise<Client> {
-  const transport = new StreamableHTTPClientTransport(new URL(http!.url), { requestInit: { headers } });
-  const client = new Client({ name: 'http-test', version: '0' });
-  await client.connect(transport);
-  clients.push(client);
-  return client;
-}
+const { start, connect, server, forget, logged } = useHttpMode((f) => (fake = f));
 
 const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
@@ -63,7 +24,7 @@ function raw(
   path: string,
   opts: { method?: string; headers?: Record<string, string>; body?: string } = {},
 ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
-  const url = new URL(http!.url);
+  const url = new URL(server().url);
   return new Promise((resolve, reject) => {
     const req = request(
       { host: url.hostname, port: url.port, path, method: opts.method ?? 'POST', headers: { ...JSON_HEADERS, ...opts.headers } },
@@ -80,7 +41,7 @@ function raw(
 
 /** A POST to /mcp whose body goes out in `chunks`, chunked: no Content-Length announces its size. */
 function postChunked(chunks: string[]): Promise<{ status: number; body: string }> {
-  const url = new URL(http!.url);
+  const url = new URL(server().url);
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -113,7 +74,7 @@ function postChunked(chunks: string[]): Promise<{ status: number; body: string }
  * open: the answer, or 'no answer' when none came within `waitMs`.
  */
 function announceOnly(contentLength: number, waitMs = 2_000): Promise<{ status: number; body: string } | 'no answer'> {
-  const url = new URL(http!.url);
+  const url = new URL(server().url);
   return new Promise((resolve) => {
     const req = request({
       host: url.hostname,
@@ -217,9 +178,9 @@ describe('Streamable HTTP mode', () => {
     );
     expect(fake.runs.has(started.run_id)).toBe(true);
     // FLORA's message was logged, with the key in it hidden.
-    expect(logged).toContain(CATALOG_WARNING);
-    expect(logged).toContain('Key [redacted] may not read the model catalog');
-    expect(logged).not.toContain(teamKey);
+    expect(logged()).toContain(CATALOG_WARNING);
+    expect(logged()).toContain('Key [redacted] may not read the model catalog');
+    expect(logged()).not.toContain(teamKey);
   });
 
   it('also takes the key from X-Flora-Api-Key', async () => {
@@ -341,9 +302,9 @@ describe('Streamable HTTP mode', () => {
       ['ws_studio', `Bearer ${keyA}`],
     ]);
     // Both catalog refusals were logged, each with its request's key hidden.
-    expect(logged.split(CATALOG_WARNING)).toHaveLength(3);
-    expect(logged).not.toContain(keyA);
-    expect(logged).not.toContain(keyB);
+    expect(logged().split(CATALOG_WARNING)).toHaveLength(3);
+    expect(logged()).not.toContain(keyA);
+    expect(logged()).not.toContain(keyB);
   });
 
   it('drains on close: a call in flight is answered, new requests are refused', async () => {
@@ -355,11 +316,11 @@ describe('Streamable HTTP mode', () => {
     const client = await connect({ Authorization: `Bearer ${FAKE_KEY}` });
     const inFlight = client.callTool({ name: 'list_workspaces', arguments: {} });
     await new Promise((r) => setTimeout(r, 100));
-    const closed = http!.close(5_000);
+    const closed = server().close(5_000);
     const result = (await inFlight) as CallToolResult;
     expect(result.isError).toBeUndefined();
     await closed;
     await expect(raw('/healthz', { method: 'GET' })).rejects.toThrow();
-    http = undefined;
+    forget();
   });
 });
