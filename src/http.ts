@@ -10,6 +10,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Config } from './config.js';
+import { SpendBook } from './flora/spend-book.js';
 import { createLogger, makeRedactor, type Logger } from './log.js';
 import { createServer } from './server.js';
 import { settledWithin } from './sleep.js';
@@ -102,6 +103,8 @@ export async function startHttpServer(opts: HttpOptions): Promise<HttpServer> {
   // Tools depend only on config: built once, shared by every request's fresh MCP server.
   const tools: readonly ToolDefinition[] = buildTools(config);
   const redactEnvKey = makeRedactor(config.apiKey);
+  // Spend is counted per key across this instance's requests (each instance counts its own).
+  const spend = new SpendBook();
   let draining = false;
   let inFlight = 0;
   let drained: (() => void) | undefined;
@@ -143,6 +146,7 @@ export async function startHttpServer(opts: HttpOptions): Promise<HttpServer> {
       tools,
       fetch: opts.fetch,
       transport: 'http',
+      spend: spend.ledgerOf(key),
     });
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     res.on('close', () => {
