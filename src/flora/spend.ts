@@ -149,7 +149,8 @@ export async function authorize(
 ): Promise<Authorization[]> {
   const { ledger } = guard;
   // Judged and held in one synchronous step: no other call's start can come in between.
-  const verdicts = judge(starts, guard.limits, ledger.spentUsd(), (k) => ledger.counts(k));
+  const spent = ledger.spentUsd();
+  const verdicts = judge(starts, guard.limits, spent, (k) => ledger.counts(k));
   const holds = starts.map((s, i) => (verdicts[i]?.kind === 'stop' ? undefined : ledger.hold(s)));
   const asked = starts.flatMap((s, i) => {
     const v = verdicts[i];
@@ -160,7 +161,7 @@ export async function authorize(
     if ('cannotAsk' in guard.asker) answer = 'cannot';
     else {
       try {
-        answer = await guard.asker.ask(question(guard, asked), signal);
+        answer = await guard.asker.ask(question(guard.limits, spent, asked), signal);
       } catch (err) {
         for (const h of holds) h?.release();
         throw err;
@@ -184,17 +185,17 @@ export async function authorizeOne(guard: SpendGuard, start: PendingStart, signa
 }
 
 /** The question the user sees: what would start, at what estimate, against which limit. */
-function question(guard: SpendGuard, asked: ReadonlyArray<{ start: PendingStart; why: string }>): string {
-  const { maxRunUsd, spendLimitUsd } = guard.limits;
-  const limits = [
+function question(limits: SpendLimits, spentUsd: number, asked: ReadonlyArray<{ start: PendingStart; why: string }>): string {
+  const { maxRunUsd, spendLimitUsd } = limits;
+  const standing = [
     maxRunUsd === undefined ? undefined : `your per-run limit FLORA_MAX_RUN_USD is ${formatUsd(maxRunUsd)}`,
     spendLimitUsd === undefined
       ? undefined
-      : `this server's FLORA runs have spent ${formatUsd(guard.ledger.spentUsd())} of FLORA_SPEND_LIMIT_USD ${formatUsd(spendLimitUsd)}`,
+      : `this server's FLORA runs have spent ${formatUsd(spentUsd)} of FLORA_SPEND_LIMIT_USD ${formatUsd(spendLimitUsd)}`,
   ].filter(Boolean);
   const cost = (s: PendingStart) =>
     s.estimate.usd === null ? `cost unknown (${s.estimate.why ?? 'no estimate'})` : `estimated ${formatUsd(s.estimate.usd)}`;
-  const tail = `${capitalize(limits.join('; '))}. Billed to your FLORA workspace.`;
+  const tail = `${capitalize(standing.join('; '))}. Billed to your FLORA workspace.`;
   const only = asked.length === 1 ? asked[0] : undefined;
   if (only !== undefined) return `Start a FLORA run of ${only.start.label}? ${capitalize(cost(only.start))}. ${tail}`;
   const known = asked.flatMap((a) => (a.start.estimate.usd === null ? [] : [a.start.estimate.usd]));
