@@ -38,6 +38,7 @@ export const INSTRUCTIONS = [
   '4. Wait: pass wait_seconds to start_generation_run or poll_run; call poll_run again while done is false.',
   "The user's own images, video, audio or PDFs: upload_media first, then pass its url exactly (e.g. params.image_url).",
   "Techniques (FLORA's ready-made workflows): list_techniques to find one and read its inputs; upload_media for local files; run_technique with inputs keyed by input id (billed at run_cost); wait as in 4, passing technique_id to poll_run.",
+  "Cost: estimate_only: true prices a start without starting it. budget_exceeded or confirmation_declined means the user's spend limits or the user said no: tell the user, never work around it.",
   'Output URLs are public links. Errors are {"error":{code,message,retryable}}: follow the message.',
 ].join('\n');
 

@@ -64,7 +64,7 @@ export const idempotencyKeyField = () =>
     .describe('Only to retry a failed start: the idempotency_key from its error.');
 
 export const estimateOnlyField = () =>
-  z.boolean().optional().describe('true: only return estimated_usd and the spend limits; starts nothing.');
+  z.boolean().optional().describe('true: return estimated_usd and the limits only; start nothing.');
 
 /** limit and cursor of a paged list: FLORA pages 1-100 items, next_cursor leads to the next page. */
 export const pageFields = (items: string) => ({

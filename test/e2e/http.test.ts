@@ -11,13 +11,13 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { type CallToolResult, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { startHttpServer, type HttpServer } from '../../src/http.js';
 import { createLogger, makeRedactor } from '../../src/log.js';
 import { FAKE_KEY, floraError, type FakeFlora } from '../helpers/fake-flora.js';
-import { structuredOf, TOOL_NAMES, useFakeFlora } from '../helpers/harness.js';
+import { errorOf, structuredOf, TOOL_NAMES, useFakeFlora } from '../helpers/harness.js';
 
 let fake: FakeFlora;
 let http: HttpServer | undefined;
@@ -48,9 +48,16 @@ async function start(opts: { env?: Record<string, string>; allowedHosts?: string
   return http;
 }
 
-async function connect(headers: Record<string, string>): Promise<Client> {
+/** With `asked`, the client declares elicitation and records every question it is sent (accepting it). */
+async function connect(headers: Record<string, string>, asked?: unknown[]): Promise<Client> {
   const transport = new StreamableHTTPClientTransport(new URL(http!.url), { requestInit: { headers } });
-  const client = new Client({ name: 'http-test', version: '0' });
+  const client = new Client({ name: 'http-test', version: '0' }, asked ? { capabilities: { elicitation: {} } } : undefined);
+  if (asked) {
+    client.setRequestHandler(ElicitRequestSchema, (req) => {
+      asked.push(req.params);
+      return { action: 'accept', content: { confirm: true } };
+    });
+  }
   await client.connect(transport);
   clients.push(client);
   return client;
@@ -361,5 +368,44 @@ describe('Streamable HTTP mode', () => {
     await closed;
     await expect(raw('/healthz', { method: 'GET' })).rejects.toThrow();
     http = undefined;
+  });
+});
+
+describe('Streamable HTTP mode: spend limits', () => {
+  it('refuses a run above FLORA_MAX_RUN_USD as budget_exceeded instead of asking, even a client that declares elicitation', async () => {
+    await start({ env: { FLORA_MAX_RUN_USD: '0.10' } });
+    const asked: unknown[] = [];
+    const client = await connect({ Authorization: `Bearer ${FAKE_KEY}` }, asked);
+    const i2v = { ...START_WITH_MODEL, type: 'video', model: 'i2v-kling-2.5' };
+    const error = errorOf((await client.callTool({ name: 'start_generation_run', arguments: i2v })) as CallToolResult);
+
+    expect(error).toMatchObject({ code: 'budget_exceeded', retryable: false });
+    expect(error.message).toContain('it is estimated at US$0.327, above FLORA_MAX_RUN_USD (US$0.10)');
+    expect(error.message).toContain('this server is reached over HTTP, whose stateless requests cannot carry a question back');
+    expect(error.message).toContain('The user can raise FLORA_MAX_RUN_USD');
+    expect(asked).toEqual([]);
+    expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /models']);
+  });
+
+  it('counts FLORA_SPEND_LIMIT_USD per key across requests: one user reaching it does not stop another', async () => {
+    const keyA = 'flora-team-a-51c07e';
+    const keyB = 'flora-team-b-9a2f44';
+    fake.otherKeys = [keyA, keyB];
+    await start({ env: { FLORA_SPEND_LIMIT_USD: '0.05' } });
+    const a = await connect({ Authorization: `Bearer ${keyA}` });
+    const b = await connect({ Authorization: `Bearer ${keyB}` });
+    const startWith = (c: Client) =>
+      c.callTool({ name: 'start_generation_run', arguments: START_WITH_MODEL }) as Promise<CallToolResult>;
+
+    // Each call is its own HTTP request and MCP server: the count lives across them, per key.
+    expect(structuredOf(await startWith(a))).toMatchObject({ estimated_usd: 0.04, spent_usd: 0.04, spend_limit_usd: 0.05 });
+    const refused = errorOf(await startWith(a));
+    expect(refused.code).toBe('budget_exceeded');
+    expect(refused.message).toContain("this server's runs have already spent US$0.04 of FLORA_SPEND_LIMIT_USD (US$0.05)");
+    expect(structuredOf(await startWith(b))).toMatchObject({ spent_usd: 0.04 });
+
+    const starts = fake.requests.filter((r) => r.path === '/generate').map((r) => r.headers.authorization);
+    expect(starts).toEqual([`Bearer ${keyA}`, `Bearer ${keyB}`]);
+    expect(logged).not.toContain(keyA);
   });
 });

@@ -46,6 +46,13 @@ function received(): string[] {
   return fake.requests.map((r) => `${r.method} ${r.path}`);
 }
 
+it('an invalid limit is a configuration_error naming it, and nothing is sent', async () => {
+  const error = failure(await call({ env: { FLORA_MAX_RUN_USD: '-1' } }, 'start_generation_run', FLUX));
+  expect(error.code).toBe('configuration_error');
+  expect(error.message).toContain('FLORA_MAX_RUN_USD must be an amount of US dollars, 0 or more');
+  expect(received()).toEqual([]);
+});
+
 describe('FLORA_MAX_RUN_USD with a client that can ask', () => {
   const env = { FLORA_MAX_RUN_USD: '0.10' };
 
