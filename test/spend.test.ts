@@ -8,6 +8,7 @@ import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { FloraError } from '../src/errors.js';
 import { SpendBook } from '../src/flora/spend-book.js';
+import { SpendLedger } from '../src/flora/spend-ledger.js';
 import {
   type Answer,
   type Asker,
@@ -20,7 +21,6 @@ import {
   judge,
   type PendingStart,
   type SpendGuard,
-  SpendLedger,
   type SpendLimits,
   techniqueEstimate,
 } from '../src/flora/spend.js';

@@ -4,7 +4,7 @@
  * so the book cannot give a key back. Each server instance keeps its own book.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { SpendLedger } from './spend.js';
+import { SpendLedger } from './spend-ledger.js';
 
 /** Ledgers kept at once; past it, ledgers that hold nothing go first (keys that never spent). */
 const LIMIT = 10_000;

@@ -9,7 +9,7 @@ import { FloraApiError, FloraError } from '../errors.js';
 import { isLostStart, type StartWords } from './client.js';
 import { pickLostRun, type RecentRun } from './recover.js';
 import { epochMs, type RunStatus, type StartRunResponse } from './schemas.js';
-import type { SpendHold } from './spend.js';
+import type { SpendHold } from './spend-ledger.js';
 
 /** A start's answer: the envelope, and the run's state when the answer shows it. */
 export interface StartAnswer {
