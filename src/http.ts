@@ -15,6 +15,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { CancelledNotificationSchema, type RequestId } from '@modelcontextprotocol/sdk/types.js';
 import type { Config } from './config.js';
 import { callerIdentity, InFlightCalls } from './http-calls.js';
+import { SpendBook } from './flora/spend-book.js';
 import { createLogger, makeRedactor, type Logger } from './log.js';
 import { createServer } from './server.js';
 import { settledWithin } from './sleep.js';
@@ -165,6 +166,8 @@ export async function startHttpServer(opts: HttpOptions): Promise<HttpServer> {
   const tools: readonly ToolDefinition[] = buildTools(config);
   const redactEnvKey = makeRedactor(config.apiKey);
   const calls = new InFlightCalls();
+  // Spend is counted per key across this instance's requests (each instance counts its own).
+  const spend = new SpendBook();
   let draining = false;
   let inFlight = 0;
   let drained: (() => void) | undefined;
@@ -212,6 +215,7 @@ export async function startHttpServer(opts: HttpOptions): Promise<HttpServer> {
       tools,
       fetch: opts.fetch,
       transport: 'http',
+      spend: spend.ledgerOf(key),
     });
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: undefined,

@@ -35,6 +35,8 @@ export function buildManifest(tools: readonly ToolDefinition[] = buildTools()): 
           FLORA_PROJECT_ID: '${user_config.project_id}',
           FLORA_BASE_URL: '${user_config.base_url}',
           FLORA_TOOLSETS: '${user_config.toolsets}',
+          FLORA_MAX_RUN_USD: '${user_config.max_run_usd}',
+          FLORA_SPEND_LIMIT_USD: '${user_config.spend_limit_usd}',
         },
       },
     },
@@ -69,6 +71,23 @@ export function buildManifest(tools: readonly ToolDefinition[] = buildTools()): 
         description: `Optional comma list of the toolsets to offer: ${TOOLSET_NAMES.join(', ')}. Empty offers all.`,
         required: false,
         default: '',
+      },
+      // Optional numbers without a default: a host that leaves one empty passes the placeholder
+      // itself, which the server reads as unset (config.ts).
+      max_run_usd: {
+        type: 'number',
+        title: 'Per-run limit (US$)',
+        description:
+          'Optional. A run estimated above this, or of unknown cost, starts only after you confirm it. Empty: no limit.',
+        required: false,
+        min: 0,
+      },
+      spend_limit_usd: {
+        type: 'number',
+        title: 'Total spend limit (US$)',
+        description: 'Optional. Runs this server starts stop once their estimated spend would pass this. Empty: no limit.',
+        required: false,
+        min: 0,
       },
       base_url: {
         type: 'string',

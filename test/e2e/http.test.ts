@@ -8,10 +8,11 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
 import { FAKE_KEY, floraError, type FakeFlora } from '../helpers/fake-flora.js';
-import { structuredOf, TOOL_NAMES } from '../helpers/harness.js';
+import { errorOf, structuredOf, TOOL_NAMES } from '../helpers/harness.js';
 import { useHttpMode } from '../helpers/http-mode.js';
 
 let fake: FakeFlora;
@@ -322,5 +323,44 @@ describe('Streamable HTTP mode', () => {
     await closed;
     await expect(raw('/healthz', { method: 'GET' })).rejects.toThrow();
     forget();
+  });
+});
+
+describe('Streamable HTTP mode: spend limits', () => {
+  it('refuses a run above FLORA_MAX_RUN_USD as budget_exceeded instead of asking, even a client that declares elicitation', async () => {
+    await start({ env: { FLORA_MAX_RUN_USD: '0.10' } });
+    const asked: unknown[] = [];
+    const client = await connect({ Authorization: `Bearer ${FAKE_KEY}` }, undefined, asked);
+    const i2v = { ...START_WITH_MODEL, type: 'video', model: 'i2v-kling-2.5' };
+    const error = errorOf((await client.callTool({ name: 'start_generation_run', arguments: i2v })) as CallToolResult);
+
+    expect(error).toMatchObject({ code: 'budget_exceeded', retryable: false });
+    expect(error.message).toContain('it is estimated at US$0.327, above FLORA_MAX_RUN_USD (US$0.10)');
+    expect(error.message).toContain('this server is reached over HTTP, whose stateless requests cannot carry a question back');
+    expect(error.message).toContain('The user can raise FLORA_MAX_RUN_USD');
+    expect(asked).toEqual([]);
+    expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /models']);
+  });
+
+  it('counts FLORA_SPEND_LIMIT_USD per key across requests: one user reaching it does not stop another', async () => {
+    const keyA = 'flora-team-a-51c07e';
+    const keyB = 'flora-team-b-9a2f44';
+    fake.otherKeys = [keyA, keyB];
+    await start({ env: { FLORA_SPEND_LIMIT_USD: '0.05' } });
+    const a = await connect({ Authorization: `Bearer ${keyA}` });
+    const b = await connect({ Authorization: `Bearer ${keyB}` });
+    const startWith = (c: Client) =>
+      c.callTool({ name: 'start_generation_run', arguments: START_WITH_MODEL }) as Promise<CallToolResult>;
+
+    // Each call is its own HTTP request and MCP server: the count lives across them, per key.
+    expect(structuredOf(await startWith(a))).toMatchObject({ estimated_usd: 0.04, spent_usd: 0.04, spend_limit_usd: 0.05 });
+    const refused = errorOf(await startWith(a));
+    expect(refused.code).toBe('budget_exceeded');
+    expect(refused.message).toContain("this server's runs have already spent US$0.04 of FLORA_SPEND_LIMIT_USD (US$0.05)");
+    expect(structuredOf(await startWith(b))).toMatchObject({ spent_usd: 0.04 });
+
+    const starts = fake.requests.filter((r) => r.path === '/generate').map((r) => r.headers.authorization);
+    expect(starts).toEqual([`Bearer ${keyA}`, `Bearer ${keyB}`]);
+    expect(logged()).not.toContain(keyA);
   });
 });

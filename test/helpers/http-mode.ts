@@ -5,6 +5,7 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { loadConfig } from '../../src/config.js';
 import { startHttpServer, type HttpServer } from '../../src/http.js';
 import { createLogger, makeRedactor } from '../../src/log.js';
@@ -24,8 +25,11 @@ export interface HttpMode {
   server(): HttpServer;
   /** Tells the cleanup that the test closed the server itself. */
   forget(): void;
-  /** A connected SDK client sending `headers` with every request, through `fetch` when given. */
-  connect(headers: Record<string, string>, fetch?: typeof globalThis.fetch): Promise<Client>;
+  /**
+   * A connected SDK client sending `headers` with every request, through `fetch` when given. With
+   * `asked`, the client declares elicitation and records every question it is sent (accepting it).
+   */
+  connect(headers: Record<string, string>, fetch?: typeof globalThis.fetch, asked?: unknown[]): Promise<Client>;
   /** Everything the server logged in this test. */
   logged(): string;
   /** Resolves once the server has logged a line containing `text` (at once if it already has). */
@@ -82,12 +86,18 @@ export function useHttpMode(onStart: (fake: FakeFlora) => void): HttpMode {
     forget: () => {
       http = undefined;
     },
-    async connect(headers, fetch) {
+    async connect(headers, fetch, asked) {
       const transport = new StreamableHTTPClientTransport(new URL(server().url), {
         requestInit: { headers },
         ...(fetch && { fetch }),
       });
-      const client = new Client({ name: 'http-test', version: '0' });
+      const client = new Client({ name: 'http-test', version: '0' }, asked && { capabilities: { elicitation: {} } });
+      if (asked) {
+        client.setRequestHandler(ElicitRequestSchema, (req) => {
+          asked.push(req.params);
+          return { action: 'accept', content: { confirm: true } };
+        });
+      }
       await client.connect(transport);
       clients.push(client);
       return client;
