@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
-import { preflight } from '../../flora/catalog.js';
-import { generationStart } from '../../flora/generation-start.js';
-import { GENERATION_TYPES, type GenerateBody, type StartRunResponse } from '../../flora/schemas.js';
-import { startOrRecover } from '../../flora/start.js';
-import { callbackUrlField, idempotencyKeyField, projectField, waitSecondsField, workspaceField } from '../fields.js';
+import type { GenerateBody, StartRunResponse } from '../../flora/schemas.js';
+import { waitSecondsField } from '../fields.js';
 import { followStart, type StartResultBase } from '../runs/after-start.js';
 import { defineTool, type ToolOptions } from '../tool.js';
+import { generationFields, startGeneration } from './start-one.js';
 
 type StartResult = StartRunResponse &
   StartResultBase & {
@@ -33,25 +31,7 @@ export const startGenerationRun = (options: ToolOptions) =>
       "After timeout, network_error or upstream_error, retry only with the error's idempotency_key.",
     ].join(' '),
     inputSchema: z.strictObject({
-      project_id: projectField(options.defaultProjectId),
-      workspace_id: workspaceField(options.defaultWorkspaceId),
-      prompt: z
-        .string()
-        .min(1, 'must not be empty')
-        .regex(/\S/, 'must contain text, not only whitespace')
-        .describe('What to generate.'),
-      type: z.enum(GENERATION_TYPES).describe("Output kind; must match the model's type."),
-      model: z
-        .string()
-        .regex(/^\S+$/, 'must be a model_id such as "t2i-flux-2-pro" (no spaces)')
-        .optional()
-        .describe('model_id from list_models. Omit for the workspace default.'),
-      params: z
-        .record(z.string(), z.unknown())
-        .optional()
-        .describe('Model settings named as in list_models params, e.g. {"aspect_ratio":"16:9"}.'),
-      callback_url: callbackUrlField(),
-      idempotency_key: idempotencyKeyField(),
+      ...generationFields(options),
       wait_seconds: waitSecondsField(options.maxWaitSeconds),
     }),
     outputSchema: StartOutput,
@@ -59,19 +39,7 @@ export const startGenerationRun = (options: ToolOptions) =>
     async handler(args, ctx) {
       const { idempotency_key, wait_seconds, ...rest } = args;
       const body: GenerateBody = rest;
-      // Without a model there is nothing to check params against (the workspace default is unknown).
-      let warnings: string[] = [];
-      if (body.model !== undefined) {
-        const catalog = await ctx.catalog.get();
-        if (catalog) warnings = preflight(body, catalog);
-      }
-
-      const { started, recovered, startedAtMs } = await startOrRecover(
-        generationStart(ctx.client, body),
-        idempotency_key ?? randomUUID(),
-        { signal: ctx.signal, isKnown: (runId) => ctx.runs.has(runId) },
-      );
-      ctx.runs.remember(started.run_id, started.estimated_seconds, startedAtMs);
+      const { started, recovered, startedAtMs, warnings } = await startGeneration(ctx, body, idempotency_key ?? randomUUID());
 
       const cost =
         started.charged_cost === null
