@@ -61,8 +61,8 @@ export interface FloraMcpServer {
 /**
  * The one place zod becomes JSON Schema. What JSON Schema says by default is left out, so every
  * tools/list costs the model fewer tokens: no "$schema" (MCP 2025-11-25 then reads 2020-12, which
- * is what zod emits here), no `additionalProperties: {}` (anything is allowed anyway) and no
- * `propertyNames: {type: "string"}` (JSON keys are strings).
+ * is what zod emits here), no `additionalProperties: {}` or `items: {}` (anything is allowed
+ * anyway) and no `propertyNames: {type: "string"}` (JSON keys are strings).
  */
 export function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
   const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io });
@@ -78,6 +78,7 @@ function withoutDefaults(node: unknown, isPropertyMap = false): unknown {
     if (!isPropertyMap) {
       if (key === 'additionalProperties' && isEmptyObject(value)) continue;
       if (key === 'propertyNames' && JSON.stringify(value) === '{"type":"string"}') continue;
+      if (key === 'items' && isEmptyObject(value)) continue;
     }
     out[key] = withoutDefaults(value, !isPropertyMap && key === 'properties');
   }
