@@ -328,6 +328,32 @@ describe('start_generation_batch: waiting', () => {
     expect(singles).toHaveLength(mugs.length);
   });
 
+  it('never loses a started run it cannot read: a recovered run stays in its place, with poll_error, still to poll', async () => {
+    fake.runPlan = { durationMs: 60_000 };
+    // The first start's answer is lost (the run exists); recovery finds it in the project's history.
+    fake.once('POST /generate', (_req, res, ctx) => {
+      ctx.defaultReply();
+      res.socket?.resetAndDestroy();
+    });
+    // Then the runs cannot be read: the polling list fails, and so does every single read.
+    fake.route('GET /generations', (req, _res, ctx) =>
+      req.query.limit === '100' ? floraError(503, 'service_unavailable', 'Down.') : ctx.defaultReply(),
+    );
+    fake.route('GET /runs/:id', () => floraError(404, 'not_found', 'Run not found.'));
+    const c = await openPaced({ maxInFlight: 1 });
+    const out = success(
+      await c.call('start_generation_batch', { generations: [item('lost answer'), item('fine')], wait_seconds: 3 }),
+    );
+    const runs = runsOf(out);
+
+    expect(fake.runs.size).toBe(2);
+    expect(out).toMatchObject({ started: 2, failed: 0, done: false });
+    expect(runs[0]).toMatchObject({ recovered: true, status: 'unknown', done: false, poll_error: { code: 'not_found' } });
+    expect(runs[1]).toMatchObject({ status: 'pending', done: false, poll_error: { code: 'not_found' } });
+    expect(out.still_running).toEqual(expect.arrayContaining([runs[0]!.run_id, runs[1]!.run_id]));
+    expect([...fake.runs.keys()].sort()).toEqual([runs[0]!.run_id, runs[1]!.run_id].sort());
+  });
+
   it('when the wait ends first, says which runs are still going and when to call poll_runs', async () => {
     fake.runPlan = { durationMs: 60_000 };
     const c = await open();

@@ -9,7 +9,17 @@ import { type PollResult, pollResult } from '../runs/present.js';
 import type { Watched, WatchedRun } from '../runs/wait-many.js';
 import type { ToolContext } from '../tool.js';
 
-export type RunEntry = PollResult | { run_id: string; error: ErrorPayload };
+/** A run that could not be read at all. */
+export interface UnreadRun {
+  run_id: string;
+  error: ErrorPayload;
+}
+
+export type RunEntry = PollResult | UnreadRun;
+
+export function isUnread(entry: RunEntry): entry is UnreadRun {
+  return 'error' in entry && !('status' in entry);
+}
 
 export interface RunsView {
   /** One entry per watched run, in the same order. */

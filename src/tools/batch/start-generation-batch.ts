@@ -7,7 +7,7 @@ import { type GenerationStarted, generationFields, startGeneration } from '../ge
 import { waitForRuns, type WatchedRun } from '../runs/wait-many.js';
 import { defineTool, type ToolContext, type ToolOptions, unexpectedError } from '../tool.js';
 import { BATCH_PACING, type BatchPacing, notStarted, StartScheduler } from './pacing.js';
-import { presentRuns, type RunEntry, runsSummary } from './present-runs.js';
+import { isUnread, presentRuns, type RunEntry, runsSummary } from './present-runs.js';
 
 /** FLORA's own hosted server takes 1-20 generations per call. */
 export const MAX_BATCH = 20;
@@ -113,7 +113,21 @@ export const startGenerationBatch = (options: ToolOptions, pacing: BatchPacing =
       });
       const view = presentRuns(ctx, watched, waited, options.maxWaitSeconds);
       started.forEach((s, k) => {
-        result.runs[s.index] = { index: s.index, ...startedFields(s), ...view.entries[k] };
+        const entry = view.entries[k]!;
+        if (!isUnread(entry)) {
+          result.runs[s.index] = { index: s.index, ...startedFields(s), ...entry };
+          return;
+        }
+        // The run exists (it started) but could not be read: not an item error, a run to look at again.
+        const { code, message } = entry.error;
+        result.runs[s.index] = {
+          index: s.index,
+          ...startedFields(s),
+          status: 'unknown',
+          done: false,
+          poll_error: { code, message },
+        };
+        view.stillRunning.push(entry.run_id);
       });
       result.summary += ` ${runsSummary(view, options.maxWaitSeconds)}`;
       result.done = view.stillRunning.length === 0;
