@@ -38,6 +38,7 @@ export const INSTRUCTIONS = [
   '3. start_generation_run: billed; charged_cost is a quote settled later.',
   '4. Wait: pass wait_seconds to start_generation_run or poll_run; call poll_run again while done is false.',
   "The user's own images, video, audio or PDFs: upload_media first, then pass its url exactly (e.g. params.image_url).",
+  'Sets of 2-20 generations: start_generation_batch (each item billed, checked and keyed like a single start), then poll_runs.',
   "Techniques (FLORA's ready-made workflows): list_techniques to find one and read its inputs; upload_media for local files; run_technique with inputs keyed by input id (billed at run_cost); wait as in 4, passing technique_id to poll_run.",
   "Cost: estimate_only: true prices a start without starting it. budget_exceeded or confirmation_declined means the user's spend limits or the user said no: tell the user, never work around it.",
   'Output URLs are public links. Errors are {"error":{code,message,retryable}}: follow the message.',
@@ -67,8 +68,8 @@ export interface FloraMcpServer {
 /**
  * The one place zod becomes JSON Schema. What JSON Schema says by default is left out, so every
  * tools/list costs the model fewer tokens: no "$schema" (MCP 2025-11-25 then reads 2020-12, which
- * is what zod emits here), no `additionalProperties: {}` (anything is allowed anyway) and no
- * `propertyNames: {type: "string"}` (JSON keys are strings).
+ * is what zod emits here), no `additionalProperties: {}` or `items: {}` (anything is allowed
+ * anyway) and no `propertyNames: {type: "string"}` (JSON keys are strings).
  */
 export function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
   const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io });
@@ -84,6 +85,7 @@ function withoutDefaults(node: unknown, isPropertyMap = false): unknown {
     if (!isPropertyMap) {
       if (key === 'additionalProperties' && isEmptyObject(value)) continue;
       if (key === 'propertyNames' && JSON.stringify(value) === '{"type":"string"}') continue;
+      if (key === 'items' && isEmptyObject(value)) continue;
     }
     out[key] = withoutDefaults(value, !isPropertyMap && key === 'properties');
   }

@@ -186,6 +186,31 @@ function plausible(name: string, knownRuns: readonly string[]): fc.Arbitrary<unk
         { weight: 3, arbitrary: fc.constantFrom('a ceramic mug', 'x', ' a', 'a\nb') },
         { weight: 2, arbitrary: shortString },
       );
+    case 'generations':
+      return fc.oneof(
+        { weight: 3, arbitrary: fc.array(argsFor(ITEM_FIELDS, ITEM_REQUIRED, knownRuns), { maxLength: 3 }) },
+        {
+          weight: 1,
+          arbitrary: fc.constantFrom(
+            [],
+            Array.from({ length: 21 }, () => VALID_START),
+            [null],
+            ['x'],
+          ),
+        },
+      );
+    case 'run_ids':
+      return fc.oneof(
+        { weight: 3, arbitrary: fc.array(plausible('run_id', knownRuns), { maxLength: 3 }) },
+        {
+          weight: 1,
+          arbitrary: fc.constantFrom(
+            [],
+            Array.from({ length: 21 }, (_, i) => `run_${i}`),
+            ['run_a', 'run_a'],
+          ),
+        },
+      );
     default:
       return shortString;
   }
@@ -240,6 +265,20 @@ function validValue(name: string, knownRuns: readonly string[]): fc.Arbitrary<un
         fc.constantFrom('a ceramic mug', 'x', ' a', 'a\nb'),
         fc.string({ minLength: 1, maxLength: 8 }).map((s) => `p${s}`),
       );
+    case 'generations':
+      return fc.array(
+        fc
+          .record({
+            prompt: validValue('prompt', knownRuns),
+            type: validValue('type', knownRuns),
+            project_id: validValue('project_id', knownRuns),
+            workspace_id: validValue('workspace_id', knownRuns),
+          })
+          .map((item) => ({ ...item })),
+        { minLength: 1, maxLength: 3 },
+      );
+    case 'run_ids':
+      return fc.uniqueArray(validValue('run_id', knownRuns), { minLength: 1, maxLength: 3 });
     default:
       return fc.string({ minLength: 1, maxLength: 8 });
   }
@@ -401,7 +440,13 @@ const SUCCEEDING_CALLS: Record<string, (runId: string) => Record<string, unknown
   upload_media: () => ({ source: 'https://example.com/mug.png', workspace_id: 'ws_studio' }),
   list_techniques: () => ({ query: 'shot', limit: 2 }),
   run_technique: () => ({ ...VALID_TECHNIQUE_RUN, wait_seconds: 0 }),
+  start_generation_batch: () => ({ generations: [VALID_START, { ...VALID_START, model: 't2i-flux-2-pro' }], wait_seconds: 0 }),
+  poll_runs: (runId) => ({ run_ids: [runId], wait_seconds: 0 }),
 };
+
+/** The fields of one batch item, the same as start_generation_run's (wait_seconds aside). */
+const ITEM_FIELDS = ['prompt', 'type', 'model', 'params', 'project_id', 'workspace_id', 'callback_url', 'idempotency_key'];
+const ITEM_REQUIRED = ['prompt', 'type', 'project_id', 'workspace_id'];
 
 // ---------------------------------------------------------------------------------------------
 // 1. Arbitrary arguments

@@ -87,12 +87,12 @@ describe('tools/list', () => {
     expect(fake.requests).toHaveLength(0);
   });
 
-  it('lists the generate tools, then upload_media, then list_techniques and run_technique, in that order', () => {
+  it('lists the generate tools, then upload_media, then list_techniques and run_technique, then the batch tools, in that order', () => {
     expect(tools.map((t) => t.name)).toEqual(TOOL_NAMES);
   });
 
-  it('marks list_workspaces, list_projects, list_models, poll_run and list_techniques as read-only and idempotent, every hint explicit', () => {
-    for (const name of ['list_workspaces', 'list_projects', 'list_models', 'poll_run', 'list_techniques']) {
+  it('marks list_workspaces, list_projects, list_models, poll_run, list_techniques and poll_runs as read-only and idempotent, every hint explicit', () => {
+    for (const name of ['list_workspaces', 'list_projects', 'list_models', 'poll_run', 'list_techniques', 'poll_runs']) {
       expect(tool(name).annotations, name).toEqual({
         readOnlyHint: true,
         idempotentHint: true,
@@ -102,8 +102,8 @@ describe('tools/list', () => {
     }
   });
 
-  it('marks start_generation_run, upload_media and run_technique as non-idempotent, open-world writes that destroy nothing', () => {
-    for (const name of ['start_generation_run', 'upload_media', 'run_technique']) {
+  it('marks start_generation_run, upload_media, run_technique and start_generation_batch as non-idempotent, open-world writes that destroy nothing', () => {
+    for (const name of ['start_generation_run', 'upload_media', 'run_technique', 'start_generation_batch']) {
       expect(tool(name).annotations, name).toEqual({
         readOnlyHint: false,
         idempotentHint: false,
@@ -124,6 +124,20 @@ describe('tools/list', () => {
     expect(tool('start_generation_run').description).toContain('Billed');
     expect(tool('run_technique').title).toContain('billed');
     expect(tool('run_technique').description).toContain("Billed at the technique's run_cost (USD");
+    expect(tool('start_generation_batch').title).toContain('billed');
+  });
+
+  it('keeps start_generation_batch and poll_runs within their 1,700-byte share, every item field named for the model', () => {
+    const bytes = ['start_generation_batch', 'poll_runs'].reduce(
+      (n, name) => n + Buffer.byteLength(JSON.stringify(tool(name))),
+      0,
+    );
+    expect(bytes).toBeLessThanOrEqual(1_700);
+    const generations = (tool('start_generation_batch').inputSchema.properties as Record<string, JsonSchema>).generations!;
+    for (const field of ['prompt', 'type', 'model', 'params', 'project_id', 'workspace_id', 'callback_url', 'idempotency_key']) {
+      expect(generations.description).toContain(field);
+    }
+    expect(generations).toMatchObject({ maxItems: 20, items: { type: 'object' } });
   });
 
   it('describes every input property, nested ones included, with default env and with the ID defaults set', async () => {
@@ -143,8 +157,9 @@ describe('tools/list', () => {
           }
         }
         expect(missing, label).toEqual([]);
-        // list_projects 4, list_models 2, start_generation_run 10, poll_run 3, upload_media 3, list_techniques 4, run_technique 7.
-        expect(checked, label).toBe(33);
+        // list_projects 4, list_models 2, start_generation_run 10, poll_run 3, upload_media 3, list_techniques 4, run_technique 7,
+        // start_generation_batch 2 (its items are described in generations'), poll_runs 2.
+        expect(checked, label).toBe(37);
       }
     } finally {
       await withDefaults.close();
@@ -264,21 +279,22 @@ describe('tools/list', () => {
 });
 
 describe('jsonSchemaOf', () => {
-  it('drops implied keywords from schema nodes but keeps fields that happen to bear their names', () => {
+  it('drops implied keywords from schema nodes (items: {} too) but keeps fields that happen to bear their names', () => {
     const schema = z.looseObject({
       additionalProperties: z.unknown().describe('a field named like the keyword'),
       propertyNames: z.string().describe('another one'),
       tags: z.record(z.string(), z.unknown()),
     });
-    const published = jsonSchemaOf(schema, 'output');
+    const published = jsonSchemaOf(z.looseObject({ ...schema.shape, list: z.array(z.unknown()) }), 'output');
     expect(published).toEqual({
       type: 'object',
       properties: {
         additionalProperties: { description: 'a field named like the keyword' },
         propertyNames: { type: 'string', description: 'another one' },
         tags: { type: 'object' },
+        list: { type: 'array' },
       },
-      required: ['additionalProperties', 'propertyNames', 'tags'],
+      required: ['additionalProperties', 'propertyNames', 'tags', 'list'],
     });
   });
 });

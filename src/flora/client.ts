@@ -105,6 +105,11 @@ export interface CallOptions {
   /** Per-call overrides, for lookups that must stay short (pre-flight checks). */
   timeoutMs?: number;
   maxRetries?: number;
+  /**
+   * Told of every 429 this call meets, retried or not, with FLORA's Retry-After in seconds: a
+   * batch slows all its starts down when one of them is throttled.
+   */
+  onRateLimited?: (retryAfterSeconds: number | undefined) => void;
 }
 
 interface RequestSpec<T> {
@@ -405,6 +410,7 @@ export class FloraClient {
         return await this.attempt(spec, attempt, deadline);
       } catch (err) {
         if (!(err instanceof FloraError)) throw err;
+        if (err.status === 429) spec.call?.onRateLimited?.(err.retryAfterSeconds);
         if (attempt > 0 && err.code === 'idempotency_duplicate' && spec.idempotencyKey !== undefined) {
           throw spec.creates === 'asset' ? assetAnswerLost(err) : firstAttemptLanded(err, spec.idempotencyKey, spec);
         }

@@ -284,3 +284,52 @@ export function estimateOnly(guard: SpendGuard, start: PendingStart): SpendField
     ...spendFields(guard, start.estimate),
   };
 }
+
+/** Several starts' estimates as one: the sum, or unknown when any of them is (unknown is never zero). */
+export function sumEstimates(estimates: readonly Estimate[]): Estimate {
+  const unknown = estimates.filter((e) => e.usd === null).length;
+  if (unknown > 0) return { usd: null, why: `${unknown} of ${estimates.length} start(s) have no estimate` };
+  return { usd: roundUsd(estimates.reduce((sum, e) => sum + (e.usd as number), 0)) };
+}
+
+/** A batch's money fields: its total estimate, and spend and the limits when any is set. */
+export function spendTotals(guard: SpendGuard, estimates: readonly Estimate[]): SpendFields {
+  return spendFields(guard, sumEstimates(estimates));
+}
+
+/** What a start now would meet, as an agent reads it. */
+type Would = 'start' | 'ask the user' | 'be refused (budget_exceeded)';
+
+/** estimate_only for a batch: each item's estimate and what a start now would meet; nothing held or sent. */
+export function estimateOnlyMany(
+  guard: SpendGuard,
+  starts: readonly PendingStart[],
+): { summary: string; items: Array<{ estimated_usd: number | null; would: Would; why?: string }>; totals: SpendFields } {
+  const verdicts = judge(starts, guard.limits, guard.ledger.spentUsd(), (k) => guard.ledger.counts(k));
+  const items = starts.map((s, i) => {
+    const v = verdicts[i] as Verdict;
+    const would: Would =
+      v.kind === 'go'
+        ? 'start'
+        : v.kind === 'ask' && !('cannotAsk' in guard.asker)
+          ? 'ask the user'
+          : 'be refused (budget_exceeded)';
+    return { estimated_usd: s.estimate.usd, would, ...(v.kind === 'go' ? {} : { why: v.why }) };
+  });
+  const totals = spendTotals(
+    guard,
+    starts.map((s) => s.estimate),
+  );
+  const total = totals.estimated_usd === null ? 'unknown (some items have no estimate)' : formatUsd(totals.estimated_usd);
+  const asks = items.filter((i) => i.would === 'ask the user').length;
+  const refused = items.filter((i) => i.would !== 'start' && i.would !== 'ask the user').length;
+  const next =
+    asks + refused === 0
+      ? 'Within the limits: a start now would go ahead without asking.'
+      : `A start now would ${[asks > 0 ? `ask the user about ${asks} item(s) in one question` : '', refused > 0 ? `refuse ${refused} item(s)` : ''].filter(Boolean).join(' and ')}: see each item's why.`;
+  return {
+    summary: `Estimate only: nothing was started or sent to FLORA. ${starts.length} item(s), estimated at ${total} in all (model estimated_credits at about US$0.001 each: an approximation). ${next}`,
+    items,
+    totals,
+  };
+}

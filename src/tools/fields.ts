@@ -31,8 +31,11 @@ export const projectField = (fallback: string | undefined) =>
 export const runIdField = () =>
   z.string().regex(RUN_ID_PATTERN, RUN_ID_RULE).describe('run_id from start_generation_run or run_technique.');
 
-export const waitSecondsField = (max: number) =>
-  z.number().min(0).max(max).optional().describe(`Wait up to this many seconds (0-${max}) for the run to end, with progress.`);
+/** A run ID held to the same rule, unpublished: for a list of them, where the tools/list budget is tight. */
+export const runIdOf = () => z.string().refine((v) => RUN_ID_PATTERN.test(v), RUN_ID_RULE);
+
+export const waitSecondsField = (max: number, what = 'the run') =>
+  z.number().min(0).max(max).optional().describe(`Wait up to this many seconds (0-${max}) for ${what} to end, with progress.`);
 
 /**
  * A technique ID: it goes into URL paths, so it is held to what cannot change them. Checked as a

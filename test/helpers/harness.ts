@@ -119,8 +119,10 @@ export const GENERATE_TOOL_NAMES = [
 ] as const;
 /** The techniques toolset's tools, in tools/list order. */
 export const TECHNIQUES_TOOL_NAMES = ['list_techniques', 'run_technique'] as const;
+/** The batch toolset's tools, in tools/list order. */
+export const BATCH_TOOL_NAMES = ['start_generation_batch', 'poll_runs'] as const;
 /** The tools a server offers by default (every toolset), in the order tools/list gives them. */
-export const TOOL_NAMES = [...GENERATE_TOOL_NAMES, 'upload_media', ...TECHNIQUES_TOOL_NAMES] as const;
+export const TOOL_NAMES = [...GENERATE_TOOL_NAMES, 'upload_media', ...TECHNIQUES_TOOL_NAMES, ...BATCH_TOOL_NAMES] as const;
 export type ToolName = (typeof TOOL_NAMES)[number];
 
 /** A valid run_technique call: tech_product-shot with its one required input. */
@@ -140,6 +142,8 @@ const VALID_ARGS: { readonly [T in ToolName]: Readonly<Record<string, unknown>> 
   upload_media: { source: 'https://example.com/mug.png', workspace_id: 'ws_studio' },
   list_techniques: {},
   run_technique: VALID_TECHNIQUE_RUN,
+  start_generation_batch: { generations: [VALID_START] },
+  poll_runs: { run_ids: ['run_abc123'] },
 };
 
 /**

@@ -358,3 +358,76 @@ describe('estimate_only', () => {
     expect(fake.runs.size).toBe(0);
   });
 });
+
+describe('start_generation_batch under the spend guard', () => {
+  const batchOf = (...items: Array<Record<string, unknown>>) => ({ generations: items });
+  const starts = () => fake.requests.filter((r) => r.method === 'POST' && r.path === '/generate');
+
+  it('asks one question for every item over FLORA_MAX_RUN_USD, with the total; accepted, all start', async () => {
+    const { asked, elicit } = user({ action: 'accept', content: { confirm: true } });
+    const out = success(
+      await call({ env: { FLORA_MAX_RUN_USD: '0.10' }, elicit }, 'start_generation_batch', batchOf(I2V, FLUX, I2V)),
+    );
+
+    expect(asked).toHaveLength(1);
+    expect(asked[0]?.message).toContain('US$0.654');
+    expect(asked[0]?.message.match(/i2v-kling-2\.5/g)).toHaveLength(2);
+    expect(asked[0]?.message).not.toContain('t2i-flux-2-pro');
+    expect(starts()).toHaveLength(3);
+    expect(out).toMatchObject({ started: 3, failed: 0, estimated_usd: 0.694, spent_usd: 0.694, max_run_usd: 0.1 });
+  });
+
+  it('declined: only the items within the limit start, the others are refused in place', async () => {
+    const { asked, elicit } = user({ action: 'decline' });
+    const out = success(await call({ env: { FLORA_MAX_RUN_USD: '0.10' }, elicit }, 'start_generation_batch', batchOf(I2V, FLUX)));
+
+    expect(asked).toHaveLength(1);
+    expect(starts().map((r) => (r.body as { model: string }).model)).toEqual(['t2i-flux-2-pro']);
+    const runs = out.runs as Array<Record<string, unknown>>;
+    expect(runs[0]).toMatchObject({ index: 0, error: { code: 'confirmation_declined', retryable: false } });
+    expect(runs[1]).toMatchObject({ index: 1, estimated_usd: 0.04 });
+    expect(out).toMatchObject({ started: 1, failed: 1 });
+  });
+
+  it('a client that cannot be asked: items over the limit are refused per item, the rest start', async () => {
+    const out = success(await call({ env: { FLORA_MAX_RUN_USD: '0.10' } }, 'start_generation_batch', batchOf(FLUX, I2V)));
+
+    expect((out.runs as Array<Record<string, unknown>>)[1]).toMatchObject({
+      error: { code: 'budget_exceeded', retryable: false },
+    });
+    expect(starts()).toHaveLength(1);
+  });
+
+  it('FLORA_SPEND_LIMIT_USD stops the batch at the item that would cross it, and says so for every item after', async () => {
+    // 0.04 each: the third would take spend to 0.12, past 0.10.
+    const out = success(
+      await call({ env: { FLORA_SPEND_LIMIT_USD: '0.10' } }, 'start_generation_batch', batchOf(FLUX, FLUX, FLUX, FLUX)),
+    );
+    const runs = out.runs as Array<{ error?: { code: string; message: string } }>;
+
+    expect(starts()).toHaveLength(2);
+    expect(out).toMatchObject({ started: 2, failed: 2, spent_usd: 0.08, spend_limit_usd: 0.1 });
+    expect(runs[2]?.error?.code).toBe('budget_exceeded');
+    expect(runs[2]?.error?.message).toContain("this server's runs have already spent US$0.08 of FLORA_SPEND_LIMIT_USD (US$0.10)");
+    expect(runs[3]?.error?.code).toBe('budget_exceeded');
+    expect(runs[3]?.error?.message).toContain('an earlier start of this call (model t2i-flux-2-pro) would already cross');
+  });
+
+  it('estimate_only prices every item and what a start would meet, and sends no start', async () => {
+    const out = success(
+      await call({ env: { FLORA_MAX_RUN_USD: '0.10' } }, 'start_generation_batch', {
+        ...batchOf(FLUX, I2V, { ...FLUX, model: 'no-such-model' }),
+        estimate_only: true,
+      }),
+    );
+
+    expect(starts()).toEqual([]);
+    expect(out.runs).toMatchObject([
+      { index: 0, estimated_usd: 0.04, would: 'start' },
+      { index: 1, estimated_usd: 0.327, would: 'be refused (budget_exceeded)' },
+      { index: 2, error: { code: 'input_validation_error' } },
+    ]);
+    expect(out.estimated_usd).toBe(0.367);
+    expect(out.summary).toContain('Estimate only: nothing was started or sent to FLORA.');
+  });
+});

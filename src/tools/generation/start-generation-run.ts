@@ -1,20 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
-import { preflight } from '../../flora/catalog.js';
-import { generationStart } from '../../flora/generation-start.js';
-import { GENERATION_TYPES, type GenerateBody, type StartRunResponse } from '../../flora/schemas.js';
-import { authorizeOne, estimateOnly, generationEstimate, type SpendFields, spendFields } from '../../flora/spend.js';
-import { startOrRecover } from '../../flora/start.js';
-import {
-  callbackUrlField,
-  estimateOnlyField,
-  idempotencyKeyField,
-  projectField,
-  waitSecondsField,
-  workspaceField,
-} from '../fields.js';
+import type { GenerateBody, StartRunResponse } from '../../flora/schemas.js';
+import { authorizeOne, estimateOnly, type SpendFields, spendFields } from '../../flora/spend.js';
+import { estimateOnlyField, waitSecondsField } from '../fields.js';
 import { followStart, StartOutput, type StartResultBase } from '../runs/after-start.js';
 import { defineTool, type ToolOptions } from '../tool.js';
+import { generationFields, prepareGeneration, startGeneration } from './start-one.js';
 
 type StartResult = StartRunResponse &
   StartResultBase &
@@ -35,25 +26,7 @@ export const startGenerationRun = (options: ToolOptions) =>
       "After timeout, network_error or upstream_error, retry only with the error's idempotency_key.",
     ].join(' '),
     inputSchema: z.strictObject({
-      project_id: projectField(options.defaultProjectId),
-      workspace_id: workspaceField(options.defaultWorkspaceId),
-      prompt: z
-        .string()
-        .min(1, 'must not be empty')
-        .regex(/\S/, 'must contain text, not only whitespace')
-        .describe('What to generate.'),
-      type: z.enum(GENERATION_TYPES).describe("Output kind; must match the model's type."),
-      model: z
-        .string()
-        .regex(/^\S+$/, 'must be a model_id such as "t2i-flux-2-pro" (no spaces)')
-        .optional()
-        .describe('model_id from list_models. Omit for the workspace default.'),
-      params: z
-        .record(z.string(), z.unknown())
-        .optional()
-        .describe('Model settings named as in list_models params, e.g. {"aspect_ratio":"16:9"}.'),
-      callback_url: callbackUrlField(),
-      idempotency_key: idempotencyKeyField(),
+      ...generationFields(options),
       wait_seconds: waitSecondsField(options.maxWaitSeconds),
       estimate_only: estimateOnlyField(),
     }),
@@ -62,23 +35,10 @@ export const startGenerationRun = (options: ToolOptions) =>
     async handler(args, ctx) {
       const { idempotency_key, wait_seconds, estimate_only, ...rest } = args;
       const body: GenerateBody = rest;
-      // Without a model there is nothing to check params against (the workspace default is unknown).
-      const catalog = body.model === undefined ? undefined : await ctx.catalog.get();
-      const warnings = catalog ? preflight(body, catalog) : [];
-      const pending = {
-        label: body.model === undefined ? "the workspace's default model" : `model ${body.model}`,
-        estimate: generationEstimate(body.model, catalog),
-        idempotencyKey: idempotency_key ?? randomUUID(),
-      };
-      if (estimate_only) return { structured: estimateOnly(ctx.spend, pending) };
-
-      const hold = await authorizeOne(ctx.spend, pending, ctx.signal);
-      const { started, recovered, startedAtMs } = await startOrRecover(
-        generationStart(ctx.client, body),
-        pending.idempotencyKey,
-        { signal: ctx.signal, isKnown: (runId) => ctx.runs.has(runId), hold },
-      );
-      ctx.runs.remember(started.run_id, started.estimated_seconds, startedAtMs);
+      const prepared = await prepareGeneration(ctx, body, idempotency_key ?? randomUUID());
+      if (estimate_only) return { structured: estimateOnly(ctx.spend, prepared.pending) };
+      const hold = await authorizeOne(ctx.spend, prepared.pending, ctx.signal);
+      const { started, recovered, startedAtMs, warnings } = await startGeneration(ctx, prepared, hold);
 
       const cost =
         started.charged_cost === null
@@ -94,7 +54,7 @@ export const startGenerationRun = (options: ToolOptions) =>
         summary,
         ...(warnings.length > 0 ? { warnings } : {}),
         ...started,
-        ...spendFields(ctx.spend, pending.estimate),
+        ...spendFields(ctx.spend, prepared.pending.estimate),
         ...(recovered ? { recovered: true } : {}),
       };
       return followStart(ctx, result, {

@@ -72,7 +72,7 @@ export const runTechnique = (options: ToolOptions) =>
         isKnown: (runId) => ctx.runs.has(runId),
         hold,
       });
-      ctx.runs.remember(started.run_id, started.estimated_seconds, startedAtMs, args.technique_id);
+      ctx.runs.remember(started.run_id, started.estimated_seconds, startedAtMs, { techniqueId: args.technique_id });
 
       const all = [...prepared.warnings, ...warnings];
       if (technique === undefined) {
