@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { configurationProblem, parseToolsets, TOOLSET_NAMES, type Config } from './config.js';
 import { FloraError } from './errors.js';
 import { FloraClient } from './flora/client.js';
+import { describeProxyFor } from './proxy.js';
 import { SERVER_NAME, VERSION } from './version.js';
 
 export interface HttpServeOptions {
@@ -61,6 +62,11 @@ Configuration (environment variables):
   FLORA_MAX_WAIT_SECONDS   longest wait_seconds a call may ask for, default 50
   FLORA_LOG                stderr log level: off, error, warn (default), info, debug
   FLORA_TOOLSETS           toolsets to offer, as --toolsets (default: all)
+  HTTPS_PROXY              proxy for https:// requests (FLORA, uploads), with credentials if
+                           it wants them: http://user:password@proxy.example.com:8080
+  HTTP_PROXY               proxy for http:// requests
+  NO_PROXY                 hosts that bypass the proxy: host, .domain, host:port, or *
+                           (lower-case https_proxy, http_proxy, no_proxy are read too, and win)
 `;
 
 function parseOptions(argv: readonly string[]) {
@@ -144,6 +150,7 @@ export interface CheckResult {
 /** `--check`: GET /workspaces with the configured env, and the exact reason when it fails. */
 export async function runCheck(config: Config, fetchImpl?: typeof fetch): Promise<CheckResult> {
   const where = `FLORA at ${config.baseUrl.href}`;
+  const proxyLine = `${describeProxyFor(config.baseUrl, config.proxy)}\n`;
   const problem = configurationProblem(config);
   if (problem !== undefined) return { ok: false, text: `FAILED: ${problem}\n` };
   const client = FloraClient.fromConfig({ ...config, apiKey: config.apiKey as string }, { fetch: fetchImpl });
@@ -157,11 +164,11 @@ export async function runCheck(config: Config, fetchImpl?: typeof fetch): Promis
     ].filter(Boolean);
     return {
       ok: true,
-      text: `OK: ${where} accepts the key; it reaches ${workspaces.length} workspace(s):\n${lines.join('\n')}\n${defaults.map((d) => `${d}\n`).join('')}Toolsets offered: ${config.toolsets.join(', ')}.\n`,
+      text: `OK: ${where} accepts the key; it reaches ${workspaces.length} workspace(s):\n${lines.join('\n')}\n${defaults.map((d) => `${d}\n`).join('')}Toolsets offered: ${config.toolsets.join(', ')}.\n${proxyLine}`,
     };
   } catch (err) {
     if (!(err instanceof FloraError)) throw err;
-    return { ok: false, text: `FAILED: ${where}: ${checkReason(err)}\n` };
+    return { ok: false, text: `FAILED: ${where}: ${checkReason(err)}\n${proxyLine}` };
   }
 }
 

@@ -6,6 +6,7 @@
  */
 import * as z from 'zod';
 import { makeRedactor } from './log.js';
+import { loadProxyConfig, type ProxyConfig } from './proxy.js';
 
 export const LOG_LEVELS = ['off', 'error', 'warn', 'info', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -35,6 +36,8 @@ export interface Config {
   logLevel: LogLevel;
   /** FLORA_TOOLSETS: the toolsets whose tools are listed and callable (default: all). */
   toolsets: readonly ToolsetName[];
+  /** HTTPS_PROXY, HTTP_PROXY and NO_PROXY (either case), read once at start. */
+  proxy: ProxyConfig;
   /** One line per invalid variable, each naming it. Empty when the config is usable. */
   problems: string[];
 }
@@ -144,6 +147,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 
   const toolsets = parseToolsets(read(env, 'FLORA_TOOLSETS'), 'FLORA_TOOLSETS', problems);
 
+  const proxy = loadProxyConfig(env, problems);
+
   const apiKey = read(env, 'FLORA_API_KEY');
   if (apiKey !== undefined && /[\s\u0000-\u001f\u007f]/.test(apiKey)) {
     problems.push('FLORA_API_KEY contains whitespace or control characters; paste the key exactly as FLORA showed it');
@@ -161,6 +166,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     defaultProjectId,
     logLevel,
     toolsets,
+    proxy,
     problems: problems.map(redact),
   };
 }

@@ -4,7 +4,8 @@
  * and transport failures. The single place where an HTTP outcome becomes an error code.
  */
 import type * as z from 'zod';
-import { FloraApiError, NetworkError, UpstreamError, type FloraError } from '../errors.js';
+import { FloraApiError, NetworkError, ProxyAuthError, UpstreamError, type FloraError } from '../errors.js';
+import { bypassFor, proxyFor, proxyLabel, type ProxyConfig } from '../proxy.js';
 import { ErrorEnvelope } from './schemas.js';
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -138,5 +139,66 @@ export function networkError(err: unknown, status: number | undefined, base: URL
   return NetworkError.of(
     `The connection to ${base.host} failed ${phase} (${code}). This is usually transient: try again shortly.`,
     { cause: err },
+  );
+}
+
+/** An error and its causes, outermost first. */
+function causeChain(err: unknown): unknown[] {
+  const out: unknown[] = [];
+  for (let e = err; e !== undefined && e !== null && out.length < 6; e = (e as { cause?: unknown }).cause) out.push(e);
+  return out;
+}
+
+/**
+ * True when `err` is fetch's rejection of an answer 407 Proxy Authentication Required. fetch never
+ * hands a 407 to its caller (the fetch spec makes it a network error), so it is known by what it
+ * rejects with instead:
+ * - through undici's ProxyAgent: "Proxy response (407) !== 200 when HTTP Tunneling" (CONNECT, for
+ *   https:// URLs) or "Proxy Authentication Required (407)" (a forwarded http:// request);
+ * - newer undici's fetch: the reason "proxy authentication required";
+ * - Node 20's fetch, when something answers 407 with no proxy configured (an intercepting proxy):
+ *   the spec's network error without a reason, a bare Error with an empty message. For the requests
+ *   made here (CORS mode, redirects not followed) no other failure rejects with that.
+ */
+function isProxyAuthRequired(err: unknown): boolean {
+  const chain = causeChain(err);
+  if (chain.some((e) => e instanceof Error && /proxy.*\(407\)|^proxy authentication required$/i.test(e.message))) return true;
+  const cause = chain[1];
+  return (
+    err instanceof TypeError &&
+    cause instanceof Error &&
+    cause.constructor === Error &&
+    cause.message === '' &&
+    (cause as { code?: unknown }).code === undefined
+  );
+}
+
+/**
+ * The error for a request to `url` that a proxy refused with 407, or undefined when `err` is not
+ * that. The message says how to give credentials, and never shows the proxy's password.
+ */
+export function proxyAuthError(err: unknown, url: URL, proxy: ProxyConfig): ProxyAuthError | undefined {
+  if (!isProxyAuthRequired(err)) return undefined;
+  const fix =
+    'percent-encode @ : / in the user name or password (p%40ss for p@ss), then restart the MCP client. Retrying will not help until then; tell the user.';
+  const via = proxyFor(url, proxy);
+  if (via) {
+    const who = `The proxy ${proxyLabel(via.url)} (from ${via.variable}) answered 407 Proxy Authentication Required`;
+    if (via.url.username || via.url.password) {
+      return ProxyAuthError.of(
+        `${who}: it refused the user name and password in ${via.variable}, so nothing reached ${url.host}. Correct them in that URL (${via.url.protocol}//USER:PASSWORD@${via.url.host}); ${fix}`,
+        err,
+      );
+    }
+    return ProxyAuthError.of(
+      `${who}: it wants a user name and password, so nothing reached ${url.host}. Put them in the proxy URL in this server's env: ${via.variable}=${via.url.protocol}//USER:PASSWORD@${via.url.host}; ${fix}`,
+      err,
+    );
+  }
+  const bypass = bypassFor(url, proxy);
+  const variable = url.protocol === 'http:' ? 'HTTP_PROXY' : 'HTTPS_PROXY';
+  return ProxyAuthError.of(
+    `Something between this server and ${url.host} answered 407 Proxy Authentication Required: this network reaches it through a proxy that wants a user name and password, and no proxy is configured for ${url.host}${bypass ? ` (it matches "${bypass}" in NO_PROXY)` : ''}. Set ${variable}=http://USER:PASSWORD@PROXY_HOST:PORT in this server's env with your proxy's address; ${fix}`,
+    err,
   );
 }
