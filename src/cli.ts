@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { configurationProblem, parseToolsets, TOOLSET_NAMES, type Config } from './config.js';
 import { FloraError } from './errors.js';
 import { FloraClient } from './flora/client.js';
-import { describeProxyFor } from './proxy.js';
+import { describeProxyFor, proxyFor } from './proxy.js';
 import { SERVER_NAME, VERSION } from './version.js';
 
 export interface HttpServeOptions {
@@ -168,7 +168,10 @@ export async function runCheck(config: Config, fetchImpl?: typeof fetch): Promis
     };
   } catch (err) {
     if (!(err instanceof FloraError)) throw err;
-    return { ok: false, text: `FAILED: ${where}: ${checkReason(err)}\n${proxyLine}` };
+    // The proxy line when it may be the reason: the request went through one, or never arrived.
+    const proxied = proxyFor(config.baseUrl, config.proxy) !== undefined;
+    const unreached = ['network_error', 'timeout', 'proxy_auth_required'].includes(err.code);
+    return { ok: false, text: `FAILED: ${where}: ${checkReason(err)}\n${proxied || unreached ? proxyLine : ''}` };
   }
 }
 

@@ -1,8 +1,8 @@
 /**
  * Build-time only (not in the published bundle): the .mcpb bundle for one-click install in Claude
- * Desktop. Writes dist/mcpb/manifest.json (tools listed from the registry, so it cannot drift)
- * and dist/mcpb/server/index.js (the single-file server); `npm run bundle` then packs it with
- * `mcpb pack`.
+ * Desktop. Writes dist/mcpb/manifest.json (tools listed from the registry, so it cannot drift),
+ * dist/mcpb/server/index.js (the single-file server) and server/proxy-agent.js (which it loads
+ * when a proxy is set); `npm run bundle` then packs it with `mcpb pack`.
  */
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -87,6 +87,8 @@ function writeBundleDir(root: URL): void {
   mkdirSync(new URL('server/', dir), { recursive: true });
   writeFileSync(new URL('manifest.json', dir), `${JSON.stringify(buildManifest(), null, 2)}\n`);
   copyFileSync(new URL('dist/flora-generation-mcp.js', root), new URL('server/index.js', dir));
+  // Loaded by the server, from next to it, when a proxy is set.
+  copyFileSync(new URL('dist/proxy-agent.js', root), new URL('server/proxy-agent.js', dir));
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -1,7 +1,8 @@
 /**
  * fetch through the proxy the env names. Node's fetch ignores HTTPS_PROXY and friends; undici's
- * ProxyAgent, passed as fetch's `dispatcher`, does the proxying. undici is imported on the first
- * proxied request only, so a server with no proxy set never loads it (cold start).
+ * ProxyAgent, passed as fetch's `dispatcher`, does the proxying. It is imported on the first
+ * proxied request only, from a file of its own (see proxy-agent.ts), so a server with no proxy set
+ * never loads it (cold start).
  *
  * The global fetch is kept, with undici's agent as its dispatcher: undici's own fetch would not
  * send the global FormData of a multipart upload (it sends "[object FormData]").
@@ -10,14 +11,14 @@ import { type ProxyConfig, proxyFor } from '../proxy.js';
 
 type Dispatcher = NonNullable<RequestInit['dispatcher']>;
 
-let undici: Promise<typeof import('undici')> | undefined;
+let undici: Promise<typeof import('./proxy-agent.js')> | undefined;
 /** One agent per proxy for the process: HTTP mode builds a client per request, and connections are reused across them. */
 const agents = new Map<string, Promise<Dispatcher>>();
 
 function agentFor(proxy: URL): Promise<Dispatcher> {
   let agent = agents.get(proxy.href);
   if (agent === undefined) {
-    undici ??= import('undici');
+    undici ??= import('./proxy-agent.js');
     // proxyTunnel false: an http:// URL is forwarded as an absolute-URI request, as curl does;
     // https:// always goes through a CONNECT tunnel, so the proxy sees only encrypted bytes.
     agent = undici.then(({ ProxyAgent }) => new ProxyAgent({ uri: proxy.href, proxyTunnel: false }) as unknown as Dispatcher);
