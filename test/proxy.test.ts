@@ -161,6 +161,33 @@ describe('through the server (real SDK client)', () => {
   });
 });
 
+describe('a proxy that fails names itself and its variable, not FLORA', () => {
+  const httpsBase = () => `https://127.0.0.1:${port()}/api/v1`;
+
+  it('nothing listening at the proxy: network_error naming the proxy and HTTPS_PROXY', async () => {
+    const closed = await FakeProxy.start();
+    const url = closed.url();
+    await closed.close();
+    const error = failure(await listWorkspaces({ FLORA_BASE_URL: httpsBase(), HTTPS_PROXY: url, FLORA_MAX_RETRIES: '0' }));
+    expect(error).toMatchObject({ code: 'network_error', retryable: true });
+    expect(error.message).toBe(
+      `The proxy ${url} (from HTTPS_PROXY) refused the connection (ECONNREFUSED): nothing listens there. Check HTTPS_PROXY and that the proxy is running.`,
+    );
+  });
+
+  it('a CONNECT answered 502: network_error, retried, naming the proxy and the host it would not reach', async () => {
+    proxy.failWith = 502;
+    const error = failure(await listWorkspaces({ FLORA_BASE_URL: httpsBase(), HTTPS_PROXY: proxy.url() }));
+    expect(error).toMatchObject({ code: 'network_error', retryable: true });
+    expect(error.message).toContain(
+      `The proxy ${proxy.url()} (from HTTPS_PROXY) answered HTTP 502 to CONNECT 127.0.0.1:${port()}`,
+    );
+    // FLORA_MAX_RETRIES defaults to 2: three attempts.
+    expect(proxy.requests.map((r) => `${r.method} ${r.refused}`)).toEqual(Array(3).fill('CONNECT 502'));
+    expect(fake.requests).toEqual([]);
+  });
+});
+
 describe('--check', () => {
   const check = (env: Record<string, string>) =>
     runCheck(loadConfig({ FLORA_API_KEY: FAKE_KEY, FLORA_BASE_URL: fake.baseUrl, FLORA_MAX_RETRIES: '0', ...env }));

@@ -45,7 +45,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { sleep } from '../sleep.js';
 import { NO_PROXY, usesProxy, type ProxyConfig } from '../proxy.js';
 import { proxiedFetch } from './proxy-fetch.js';
-import { errorFromResponse, networkError, parseSuccess, proxyAuthError, readBody } from './responses.js';
+import { errorFromResponse, networkError, parseSuccess, readBody } from './responses.js';
 import { storageTargetOf, uploadToStorage, type StorageTarget } from './storage-upload.js';
 import { SERVER_NAME, VERSION } from '../version.js';
 
@@ -503,7 +503,7 @@ export class FloraClient {
           err,
         );
       }
-      throw proxyAuthError(err, url, this.proxy) ?? networkError(err, status, this.opts.baseUrl);
+      throw networkError(err, status, url, this.proxy);
     } finally {
       clearTimeout(timeout);
     }

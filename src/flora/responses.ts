@@ -5,7 +5,7 @@
  */
 import type * as z from 'zod';
 import { FloraApiError, NetworkError, ProxyAuthError, UpstreamError, type FloraError } from '../errors.js';
-import { bypassFor, proxyFor, proxyLabel, type ProxyConfig } from '../proxy.js';
+import { bypassFor, NO_PROXY, proxyFor, proxyLabel, type ProxyConfig } from '../proxy.js';
 import { ErrorEnvelope } from './schemas.js';
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -126,7 +126,9 @@ export function parseSuccess<T>(text: string, schema: z.ZodType<T>, status: numb
   return parsed.data;
 }
 
-export function networkError(err: unknown, status: number | undefined, base: URL): NetworkError {
+export function networkError(err: unknown, status: number | undefined, base: URL, proxy: ProxyConfig = NO_PROXY): FloraError {
+  const failure = proxyFailure(err, base, proxy);
+  if (failure) return failure;
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
   const code = cause?.code ?? (err as { code?: string })?.code ?? 'unknown';
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
@@ -137,7 +139,7 @@ export function networkError(err: unknown, status: number | undefined, base: URL
   }
   const phase = status === undefined ? 'before FLORA answered' : "while reading FLORA's answer";
   return NetworkError.of(
-    `The connection to ${base.host} failed ${phase} (${code}). This is usually transient: try again shortly.`,
+    `The connection to ${base.host}${viaProxy(base, proxy)} failed ${phase} (${code}). This is usually transient: try again shortly.`,
     { cause: err },
   );
 }
@@ -173,11 +175,61 @@ function isProxyAuthRequired(err: unknown): boolean {
   );
 }
 
+/** " through the proxy http://proxy:3128 (from HTTPS_PROXY)", or "" for a direct connection. */
+export function viaProxy(url: URL, proxy: ProxyConfig): string {
+  const via = proxyFor(url, proxy);
+  return via ? ` through the proxy ${proxyLabel(via.url)} (from ${via.variable})` : '';
+}
+
+/**
+ * The error for a request to `url` that failed at the proxy, or undefined when it did not: the
+ * proxy wants credentials (407), refused to open a tunnel, cannot be resolved or is not listening.
+ * Through a proxy, the only host this process resolves and connects to is the proxy's, so those
+ * failures name it and its variable rather than FLORA's host.
+ */
+export function proxyFailure(err: unknown, url: URL, proxy: ProxyConfig): FloraError | undefined {
+  const auth = proxyAuthError(err, url, proxy);
+  if (auth) return auth;
+  const via = proxyFor(url, proxy);
+  if (via === undefined) return undefined;
+  const proxyName = `The proxy ${proxyLabel(via.url)} (from ${via.variable})`;
+  const chain = causeChain(err);
+  for (const e of chain) {
+    const tunnel = e instanceof Error ? /Proxy response \((\d{3})\) !== 200/.exec(e.message) : null;
+    if (tunnel) {
+      const status = Number(tunnel[1]);
+      return NetworkError.of(
+        `${proxyName} answered HTTP ${status} to CONNECT ${url.host}: it did not open a connection there. ${status >= 500 ? 'This is often transient: try again shortly; if it persists, ' : ''}ask the user's network admin whether the proxy allows ${url.hostname}, or check ${via.variable}.`,
+        { retryable: status >= 500, cause: err },
+      );
+    }
+  }
+  const code = chain.map((e) => (e as { code?: unknown }).code).find((c): c is string => typeof c === 'string');
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return NetworkError.of(
+      `Could not resolve the proxy's host ${via.url.hostname} (${code}). Check ${via.variable} and the machine's network.`,
+      {
+        retryable: code === 'EAI_AGAIN',
+        cause: err,
+      },
+    );
+  }
+  if (code === 'ECONNREFUSED') {
+    return NetworkError.of(
+      `${proxyName} refused the connection (ECONNREFUSED): nothing listens there. Check ${via.variable} and that the proxy is running.`,
+      {
+        cause: err,
+      },
+    );
+  }
+  return undefined;
+}
+
 /**
  * The error for a request to `url` that a proxy refused with 407, or undefined when `err` is not
  * that. The message says how to give credentials, and never shows the proxy's password.
  */
-export function proxyAuthError(err: unknown, url: URL, proxy: ProxyConfig): ProxyAuthError | undefined {
+function proxyAuthError(err: unknown, url: URL, proxy: ProxyConfig): ProxyAuthError | undefined {
   if (!isProxyAuthRequired(err)) return undefined;
   const fix =
     'percent-encode @ : / in the user name or password (p%40ss for p@ss), then restart the MCP client. Retrying will not help until then; tell the user.';

@@ -7,7 +7,7 @@
 import { CancelledError, FloraError, NetworkError, SourceRefusedError, TimeoutError, UpstreamError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { NO_PROXY, type ProxyConfig } from '../proxy.js';
-import { proxyAuthError } from './responses.js';
+import { proxyFailure, viaProxy } from './responses.js';
 import { sleep } from '../sleep.js';
 import type { SignedUpload } from './schemas.js';
 
@@ -144,11 +144,14 @@ async function attemptUpload(
         cause: err,
       });
     }
-    const refused = proxyAuthError(err, url, opts.proxy ?? NO_PROXY);
-    if (refused) throw refused;
+    const proxy = opts.proxy ?? NO_PROXY;
+    const failure = proxyFailure(err, url, proxy);
+    if (failure) throw failure;
     const code = (err as { cause?: { code?: string } })?.cause?.code ?? 'unknown';
     const phase = status === undefined ? 'while sending the file' : "while reading the storage host's answer";
-    throw NetworkError.of(`The connection to the storage host ${url.host} failed ${phase} (${code}).`, { cause: err });
+    throw NetworkError.of(`The connection to the storage host ${url.host}${viaProxy(url, proxy)} failed ${phase} (${code}).`, {
+      cause: err,
+    });
   } finally {
     clearTimeout(timeout);
   }

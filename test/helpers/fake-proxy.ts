@@ -1,7 +1,8 @@
 /**
  * A fake HTTP proxy on 127.0.0.1:0, as a corporate proxy behaves: an absolute-URI request
  * ("GET http://host/path") is forwarded, a CONNECT opens a tunnel, and when `credentials` are set
- * either one without the matching Proxy-Authorization is answered 407. It records every request
+ * either one without the matching Proxy-Authorization is answered 407 (and with `failWith`, every
+ * one is answered that status, as a proxy that cannot reach the host answers 502). It records every request
  * it receives (method, target, headers): for a tunnel that is all a proxy can read.
  */
 import { createServer, type IncomingHttpHeaders, request, type Server } from 'node:http';
@@ -22,6 +23,8 @@ export class FakeProxy {
   readonly requests: ProxiedRequest[] = [];
   /** "user:password" the proxy demands; undefined: it forwards anything. */
   credentials: string | undefined;
+  /** A status (e.g. 502: it cannot reach the host) the proxy answers every request with instead of forwarding. */
+  failWith: number | undefined;
   private readonly sockets = new Set<Socket>();
 
   private constructor(private readonly server: Server) {}
@@ -35,11 +38,14 @@ export class FakeProxy {
   reset(): void {
     this.requests.length = 0;
     this.credentials = undefined;
+    this.failWith = undefined;
   }
 
-  private authorized(headers: IncomingHttpHeaders): boolean {
-    if (this.credentials === undefined) return true;
-    return headers['proxy-authorization'] === `Basic ${Buffer.from(this.credentials).toString('base64')}`;
+  /** What the proxy answers itself (407 without the right credentials, or failWith); undefined: it forwards. */
+  private refusal(headers: IncomingHttpHeaders): number | undefined {
+    const expected = this.credentials && `Basic ${Buffer.from(this.credentials).toString('base64')}`;
+    if (expected && headers['proxy-authorization'] !== expected) return 407;
+    return this.failWith;
   }
 
   static async start(): Promise<FakeProxy> {
@@ -52,11 +58,11 @@ export class FakeProxy {
     server.on('request', (req, res) => {
       const seen: ProxiedRequest = { method: req.method ?? '', target: req.url ?? '', headers: req.headers };
       proxy.requests.push(seen);
-      if (!proxy.authorized(req.headers)) {
-        seen.refused = 407;
+      seen.refused = proxy.refusal(req.headers);
+      if (seen.refused !== undefined) {
         req.resume();
-        res.writeHead(407, { 'proxy-authenticate': 'Basic realm="corp"', 'content-type': 'text/html' });
-        res.end('<html><body>Proxy Authentication Required</body></html>');
+        res.writeHead(seen.refused, { 'proxy-authenticate': 'Basic realm="corp"', 'content-type': 'text/html' });
+        res.end('<html><body>Refused by the proxy</body></html>');
         return;
       }
       const target = new URL(req.url ?? '');
@@ -74,11 +80,9 @@ export class FakeProxy {
     server.on('connect', (req, client: Socket, head: Buffer) => {
       const seen: ProxiedRequest = { method: 'CONNECT', target: req.url ?? '', headers: req.headers };
       proxy.requests.push(seen);
-      if (!proxy.authorized(req.headers)) {
-        seen.refused = 407;
-        client.end(
-          'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="corp"\r\nContent-Length: 0\r\n\r\n',
-        );
+      seen.refused = proxy.refusal(req.headers);
+      if (seen.refused !== undefined) {
+        client.end(`HTTP/1.1 ${seen.refused} Refused\r\nProxy-Authenticate: Basic realm="corp"\r\nContent-Length: 0\r\n\r\n`);
         return;
       }
       const [host, port] = (req.url ?? '').split(':');
