@@ -35,6 +35,8 @@ export function buildManifest(tools: readonly ToolDefinition[] = buildTools()): 
           FLORA_PROJECT_ID: '${user_config.project_id}',
           FLORA_BASE_URL: '${user_config.base_url}',
           FLORA_TOOLSETS: '${user_config.toolsets}',
+          HTTPS_PROXY: '${user_config.https_proxy}',
+          NO_PROXY: '${user_config.no_proxy}',
         },
       },
     },
@@ -67,6 +69,23 @@ export function buildManifest(tools: readonly ToolDefinition[] = buildTools()): 
         type: 'string',
         title: 'Toolsets',
         description: `Optional comma list of the toolsets to offer: ${TOOLSET_NAMES.join(', ')}. Empty offers all.`,
+        required: false,
+        default: '',
+      },
+      https_proxy: {
+        type: 'string',
+        title: 'HTTPS proxy',
+        description:
+          'Only if your network reaches the internet through a proxy: its URL, with credentials if it wants them (http://user:password@proxy.example.com:8080). Empty: no proxy.',
+        sensitive: true,
+        required: false,
+        default: '',
+      },
+      no_proxy: {
+        type: 'string',
+        title: 'Hosts that bypass the proxy',
+        description:
+          'Optional comma list of hosts and domains reached directly (NO_PROXY), e.g. localhost,.internal.example.com.',
         required: false,
         default: '',
       },
