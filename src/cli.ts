@@ -7,6 +7,7 @@ import { configurationProblem, parseToolsets, TOOLSET_NAMES, type Config } from 
 import { FloraError } from './errors.js';
 import { FloraClient } from './flora/client.js';
 import { describeProxyFor, proxyFor } from './proxy.js';
+import { formatUsd } from './flora/spend.js';
 import { SERVER_NAME, VERSION } from './version.js';
 
 export interface HttpServeOptions {
@@ -67,6 +68,10 @@ Configuration (environment variables):
   HTTP_PROXY               proxy for http:// requests
   NO_PROXY                 hosts that bypass the proxy: host, .domain, host:port, or *
                            (lower-case https_proxy, http_proxy, no_proxy are read too, and win)
+  FLORA_MAX_RUN_USD        per-run limit in US$: a start estimated above it, or of unknown
+                          cost, needs your confirmation (refused if the client cannot ask)
+  FLORA_SPEND_LIMIT_USD    total limit in US$ for the runs this server process starts;
+                          a start that would cross it is refused (default for both: none)
 `;
 
 function parseOptions(argv: readonly string[]) {
@@ -164,7 +169,7 @@ export async function runCheck(config: Config, fetchImpl?: typeof fetch): Promis
     ].filter(Boolean);
     return {
       ok: true,
-      text: `OK: ${where} accepts the key; it reaches ${workspaces.length} workspace(s):\n${lines.join('\n')}\n${defaults.map((d) => `${d}\n`).join('')}Toolsets offered: ${config.toolsets.join(', ')}.\n${proxyLine}`,
+      text: `OK: ${where} accepts the key; it reaches ${workspaces.length} workspace(s):\n${lines.join('\n')}\n${defaults.map((d) => `${d}\n`).join('')}Toolsets offered: ${config.toolsets.join(', ')}.\n${spendLine(config)}\n${proxyLine}`,
     };
   } catch (err) {
     if (!(err instanceof FloraError)) throw err;
@@ -173,6 +178,19 @@ export async function runCheck(config: Config, fetchImpl?: typeof fetch): Promis
     const unreached = ['network_error', 'timeout', 'proxy_auth_required'].includes(err.code);
     return { ok: false, text: `FAILED: ${where}: ${checkReason(err)}\n${proxied || unreached ? proxyLine : ''}` };
   }
+}
+
+/** The spend limits in effect, as --check reports them. */
+function spendLine(config: Config): string {
+  const run =
+    config.maxRunUsd === undefined
+      ? 'no per-run limit (FLORA_MAX_RUN_USD unset)'
+      : `FLORA_MAX_RUN_USD ${formatUsd(config.maxRunUsd)} per run (costlier or unpriced runs need your confirmation)`;
+  const total =
+    config.spendLimitUsd === undefined
+      ? 'no total limit (FLORA_SPEND_LIMIT_USD unset)'
+      : `FLORA_SPEND_LIMIT_USD ${formatUsd(config.spendLimitUsd)} in total per server process`;
+  return `Spend limits: ${run}; ${total}.`;
 }
 
 function checkReason(err: FloraError): string {

@@ -166,3 +166,21 @@ export class AssetFailedError extends FloraError {
     return new AssetFailedError('asset_failed', message);
   }
 }
+
+/**
+ * A start the user's spend limits do not allow: above FLORA_MAX_RUN_USD (or of unknown cost) when
+ * the user cannot be asked, or past FLORA_SPEND_LIMIT_USD. Nothing was sent; only the user can
+ * change the limits.
+ */
+export class BudgetExceededError extends FloraError {
+  static of(message: string): BudgetExceededError {
+    return new BudgetExceededError('budget_exceeded', message, { retryable: false });
+  }
+}
+
+/** The user was asked to confirm a costly start and did not (declined, cancelled, or no answer). Nothing was sent. */
+export class ConfirmationDeclinedError extends FloraError {
+  static of(message: string): ConfirmationDeclinedError {
+    return new ConfirmationDeclinedError('confirmation_declined', message, { retryable: false });
+  }
+}

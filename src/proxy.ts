@@ -34,12 +34,8 @@ export interface ProxyConfig {
 
 export const NO_PROXY: ProxyConfig = { https: undefined, http: undefined, noProxy: [], noProxyAll: false };
 
-type Env = Record<string, string | undefined>;
-
-function read(env: Env, name: string): string | undefined {
-  const v = env[name]?.trim();
-  return v === undefined || v === '' ? undefined : v;
-}
+/** A variable's value as config.ts reads it: trimmed, undefined when blank or unset. */
+type Read = (name: string) => string | undefined;
 
 /** A proxy URL as it can be shown: scheme, host and port, never the user name or password. */
 export function proxyLabel(url: URL): string {
@@ -54,9 +50,9 @@ function masked(raw: string): string {
   );
 }
 
-function readProxy(env: Env, lower: ProxyVariable, upper: ProxyVariable, problems: string[]): ProxySetting | undefined {
-  const variable = read(env, lower) !== undefined ? lower : upper;
-  const raw = read(env, variable);
+function readProxy(read: Read, lower: ProxyVariable, upper: ProxyVariable, problems: string[]): ProxySetting | undefined {
+  const variable = read(lower) !== undefined ? lower : upper;
+  const raw = read(variable);
   if (raw === undefined) return undefined;
   // "proxy.corp:8080" is common and means http://, as in curl.
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`;
@@ -92,11 +88,11 @@ function parseNoProxy(raw: string | undefined): { noProxy: NoProxyEntry[]; noPro
   return { noProxy, noProxyAll };
 }
 
-export function loadProxyConfig(env: Env, problems: string[]): ProxyConfig {
+export function loadProxyConfig(read: Read, problems: string[]): ProxyConfig {
   return {
-    https: readProxy(env, 'https_proxy', 'HTTPS_PROXY', problems),
-    http: readProxy(env, 'http_proxy', 'HTTP_PROXY', problems),
-    ...parseNoProxy(read(env, 'no_proxy') ?? read(env, 'NO_PROXY')),
+    https: readProxy(read, 'https_proxy', 'HTTPS_PROXY', problems),
+    http: readProxy(read, 'http_proxy', 'HTTP_PROXY', problems),
+    ...parseNoProxy(read('no_proxy') ?? read('NO_PROXY')),
   };
 }
 

@@ -143,8 +143,8 @@ describe('tools/list', () => {
           }
         }
         expect(missing, label).toEqual([]);
-        // list_projects 4, list_models 2, start_generation_run 9, poll_run 3, upload_media 3, list_techniques 4, run_technique 6.
-        expect(checked, label).toBe(31);
+        // list_projects 4, list_models 2, start_generation_run 10, poll_run 3, upload_media 3, list_techniques 4, run_technique 7.
+        expect(checked, label).toBe(33);
       }
     } finally {
       await withDefaults.close();
@@ -191,6 +191,7 @@ describe('tools/list', () => {
         'type',
         'wait_seconds',
         'workspace_id',
+        'estimate_only',
       ].sort(),
     );
     expect(schema.additionalProperties).toBe(false);
@@ -214,7 +215,7 @@ describe('tools/list', () => {
     const schema = tool('run_technique').inputSchema;
     expect([...(schema.required ?? [])].sort()).toEqual(['inputs', 'technique_id', 'workspace_id']);
     expect(Object.keys(schema.properties ?? {}).sort()).toEqual(
-      ['callback_url', 'idempotency_key', 'inputs', 'technique_id', 'wait_seconds', 'workspace_id'].sort(),
+      ['callback_url', 'idempotency_key', 'inputs', 'technique_id', 'wait_seconds', 'workspace_id', 'estimate_only'].sort(),
     );
     expect(schema.additionalProperties).toBe(false);
     expect(tool('list_techniques').inputSchema.required ?? []).toEqual([]);

@@ -37,6 +37,8 @@ export function buildManifest(tools: readonly ToolDefinition[] = buildTools()): 
           FLORA_TOOLSETS: '${user_config.toolsets}',
           HTTPS_PROXY: '${user_config.https_proxy}',
           NO_PROXY: '${user_config.no_proxy}',
+          FLORA_MAX_RUN_USD: '${user_config.max_run_usd}',
+          FLORA_SPEND_LIMIT_USD: '${user_config.spend_limit_usd}',
         },
       },
     },
@@ -88,6 +90,23 @@ export function buildManifest(tools: readonly ToolDefinition[] = buildTools()): 
           'Optional comma list of hosts and domains reached directly (NO_PROXY), e.g. localhost,.internal.example.com.',
         required: false,
         default: '',
+      },
+      // Optional numbers without a default: a host that leaves one empty passes the placeholder
+      // itself, which the server reads as unset (config.ts).
+      max_run_usd: {
+        type: 'number',
+        title: 'Per-run limit (US$)',
+        description:
+          'Optional. A run estimated above this, or of unknown cost, starts only after you confirm it. Empty: no limit.',
+        required: false,
+        min: 0,
+      },
+      spend_limit_usd: {
+        type: 'number',
+        title: 'Total spend limit (US$)',
+        description: 'Optional. Runs this server starts stop once their estimated spend would pass this. Empty: no limit.',
+        required: false,
+        min: 0,
       },
       base_url: {
         type: 'string',

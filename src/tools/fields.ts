@@ -63,6 +63,9 @@ export const idempotencyKeyField = () =>
     .optional()
     .describe('Only to retry a failed start: the idempotency_key from its error.');
 
+export const estimateOnlyField = () =>
+  z.boolean().optional().describe('true: return estimated_usd and the limits only; start nothing.');
+
 /** limit and cursor of a paged list: FLORA pages 1-100 items, next_cursor leads to the next page. */
 export const pageFields = (items: string) => ({
   limit: z.number().int().min(1).max(100).default(20).describe(`${items} per page (1-100).`),

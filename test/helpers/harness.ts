@@ -4,7 +4,13 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { ListRootsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import {
+  type CallToolResult,
+  type ElicitRequest,
+  ElicitRequestSchema,
+  type ElicitResult,
+  ListRootsRequestSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import type { ErrorPayload } from '../../src/errors.js';
@@ -36,6 +42,8 @@ export interface ConnectOptions {
   roots?: string[];
   /** How the server believes it is reached (default stdio). */
   transport?: 'stdio' | 'http';
+  /** Declare the elicitation capability and answer each elicitation/create with this (the user's answer). */
+  elicit?: (params: ElicitRequest['params']) => ElicitResult | Promise<ElicitResult>;
 }
 
 export async function connect(fake: FakeFlora | undefined, opts: ConnectOptions = {}): Promise<Connected> {
@@ -53,12 +61,14 @@ export async function connect(fake: FakeFlora | undefined, opts: ConnectOptions 
   });
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
   await mcp.server.connect(serverTransport);
-  const roots = opts.roots;
-  const client = new Client(
-    { name: 'vitest', version: '0' },
-    roots ? { capabilities: { roots: { listChanged: true } } } : undefined,
-  );
+  const { roots, elicit } = opts;
+  const capabilities = {
+    ...(roots ? { roots: { listChanged: true } } : {}),
+    ...(elicit ? { elicitation: {} } : {}),
+  };
+  const client = new Client({ name: 'vitest', version: '0' }, { capabilities });
   if (roots) client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: roots.map((uri) => ({ uri })) }));
+  if (elicit) client.setRequestHandler(ElicitRequestSchema, (request) => elicit(request.params));
   await client.connect(clientTransport);
   return {
     client,

@@ -3,24 +3,26 @@ import * as z from 'zod';
 import { preflight } from '../../flora/catalog.js';
 import { generationStart } from '../../flora/generation-start.js';
 import { GENERATION_TYPES, type GenerateBody, type StartRunResponse } from '../../flora/schemas.js';
+import { authorizeOne, estimateOnly, generationEstimate, type SpendFields, spendFields } from '../../flora/spend.js';
 import { startOrRecover } from '../../flora/start.js';
-import { callbackUrlField, idempotencyKeyField, projectField, waitSecondsField, workspaceField } from '../fields.js';
-import { followStart, type StartResultBase } from '../runs/after-start.js';
+import {
+  callbackUrlField,
+  estimateOnlyField,
+  idempotencyKeyField,
+  projectField,
+  waitSecondsField,
+  workspaceField,
+} from '../fields.js';
+import { followStart, StartOutput, type StartResultBase } from '../runs/after-start.js';
 import { defineTool, type ToolOptions } from '../tool.js';
 
 type StartResult = StartRunResponse &
-  StartResultBase & {
+  StartResultBase &
+  SpendFields & {
     /** What may still go wrong with the run as started (e.g. a media URL FLORA may not fetch). */
     warnings?: string[];
     recovered?: boolean;
   };
-
-/** Published output schema; FLORA's other start fields pass as additional properties. */
-const StartOutput = z.looseObject({
-  summary: z.string(),
-  run_id: z.string(),
-  run: z.looseObject({}).optional(),
-});
 
 export const startGenerationRun = (options: ToolOptions) =>
   defineTool({
@@ -53,23 +55,28 @@ export const startGenerationRun = (options: ToolOptions) =>
       callback_url: callbackUrlField(),
       idempotency_key: idempotencyKeyField(),
       wait_seconds: waitSecondsField(options.maxWaitSeconds),
+      estimate_only: estimateOnlyField(),
     }),
     outputSchema: StartOutput,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     async handler(args, ctx) {
-      const { idempotency_key, wait_seconds, ...rest } = args;
+      const { idempotency_key, wait_seconds, estimate_only, ...rest } = args;
       const body: GenerateBody = rest;
       // Without a model there is nothing to check params against (the workspace default is unknown).
-      let warnings: string[] = [];
-      if (body.model !== undefined) {
-        const catalog = await ctx.catalog.get();
-        if (catalog) warnings = preflight(body, catalog);
-      }
+      const catalog = body.model === undefined ? undefined : await ctx.catalog.get();
+      const warnings = catalog ? preflight(body, catalog) : [];
+      const pending = {
+        label: body.model === undefined ? "the workspace's default model" : `model ${body.model}`,
+        estimate: generationEstimate(body.model, catalog),
+        idempotencyKey: idempotency_key ?? randomUUID(),
+      };
+      if (estimate_only) return { structured: estimateOnly(ctx.spend, pending) };
 
+      const hold = await authorizeOne(ctx.spend, pending, ctx.signal);
       const { started, recovered, startedAtMs } = await startOrRecover(
         generationStart(ctx.client, body),
-        idempotency_key ?? randomUUID(),
-        { signal: ctx.signal, isKnown: (runId) => ctx.runs.has(runId) },
+        pending.idempotencyKey,
+        { signal: ctx.signal, isKnown: (runId) => ctx.runs.has(runId), hold },
       );
       ctx.runs.remember(started.run_id, started.estimated_seconds, startedAtMs);
 
@@ -87,6 +94,7 @@ export const startGenerationRun = (options: ToolOptions) =>
         summary,
         ...(warnings.length > 0 ? { warnings } : {}),
         ...started,
+        ...spendFields(ctx.spend, pending.estimate),
         ...(recovered ? { recovered: true } : {}),
       };
       return followStart(ctx, result, {

@@ -3,11 +3,24 @@
  * starts: without wait_seconds, say how to follow the run; with it, wait here (progress
  * notifications as it goes) and present the run, its outputs as content blocks.
  */
+import * as z from 'zod';
 import type { RunStatus } from '../../flora/schemas.js';
 import type { ToolContext, ToolOutput } from '../tool.js';
 import { outputBlocks } from './output-blocks.js';
 import { pollResult, type PollResult } from './present.js';
 import { type RunLocation, waitForRun } from './wait.js';
+
+/**
+ * Published output schema of every start tool; FLORA's other fields, and the spend fields beyond
+ * estimated_usd (spent_usd and the limits, when set), pass as additional properties. No run_id
+ * for estimate_only.
+ */
+export const StartOutput = z.looseObject({
+  summary: z.string(),
+  run_id: z.string().optional(),
+  run: z.looseObject({}).optional(),
+  estimated_usd: z.number().nullable(),
+});
 
 export interface StartResultBase {
   summary: string;
