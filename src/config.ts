@@ -6,6 +6,7 @@
  */
 import * as z from 'zod';
 import { makeRedactor } from './log.js';
+import { loadProxyConfig, type ProxyConfig } from './proxy.js';
 
 export const LOG_LEVELS = ['off', 'error', 'warn', 'info', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -35,6 +36,8 @@ export interface Config {
   logLevel: LogLevel;
   /** FLORA_TOOLSETS: the toolsets whose tools are listed and callable (default: all). */
   toolsets: readonly ToolsetName[];
+  /** HTTPS_PROXY, HTTP_PROXY and NO_PROXY (either case), read once at start. */
+  proxy: ProxyConfig;
   /** FLORA_MAX_RUN_USD: a start estimated above it, or of unknown cost, needs the user's confirmation. */
   maxRunUsd: number | undefined;
   /** FLORA_SPEND_LIMIT_USD: what the runs this server process starts may spend in total. */
@@ -166,6 +169,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const maxRunUsd = readUsd(env, 'FLORA_MAX_RUN_USD', problems);
   const spendLimitUsd = readUsd(env, 'FLORA_SPEND_LIMIT_USD', problems);
 
+  const proxy = loadProxyConfig((name) => read(env, name), problems);
+
   const apiKey = read(env, 'FLORA_API_KEY');
   if (apiKey !== undefined && /[\s\u0000-\u001f\u007f]/.test(apiKey)) {
     problems.push('FLORA_API_KEY contains whitespace or control characters; paste the key exactly as FLORA showed it');
@@ -183,6 +188,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     defaultProjectId,
     logLevel,
     toolsets,
+    proxy,
     maxRunUsd,
     spendLimitUsd,
     problems: problems.map(redact),

@@ -132,6 +132,16 @@ export class NetworkError extends FloraError {
   }
 }
 
+/**
+ * A proxy answered 407 Proxy Authentication Required (to a request, or to CONNECT): it wants
+ * credentials, which go in the proxy URL. Nothing reached FLORA; retrying cannot help.
+ */
+export class ProxyAuthError extends FloraError {
+  static of(message: string, cause?: unknown): ProxyAuthError {
+    return new ProxyAuthError('proxy_auth_required', message, { status: 407, retryable: false, cause });
+  }
+}
+
 /** FLORA (or something in front of it) answered, but not with anything we can read. */
 export class UpstreamError extends FloraError {
   static of(message: string, opts: Omit<FloraErrorOptions, 'fields' | 'idempotencyKey'> = {}): UpstreamError {

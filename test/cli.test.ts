@@ -353,7 +353,8 @@ describe('runCheck against FLORA', () => {
   ) =>
     `OK: FLORA at ${base} accepts the key; it reaches ${lines.length} workspace(s):\n${lines.join('\n')}\n` +
     warnings.map((w) => `${w}\n`).join('') +
-    `Toolsets offered: ${toolsets}.\n${spend}\n`;
+    `Toolsets offered: ${toolsets}.\n${spend}\n` +
+    'Proxy: none (HTTPS_PROXY and HTTP_PROXY are not set).\n';
 
   describe('success', () => {
     it('lists every workspace the key reaches, with its role, from one GET /workspaces with the key', async () => {
@@ -516,7 +517,7 @@ describe('runCheck against FLORA', () => {
       const result = await check({ FLORA_BASE_URL: base });
       expect(result).toEqual({
         ok: false,
-        text: `FAILED: FLORA at ${base}: could not reach FLORA (network_error): The connection to 127.0.0.1:${port} failed before FLORA answered (ECONNREFUSED). This is usually transient: try again shortly.\n`,
+        text: `FAILED: FLORA at ${base}: could not reach FLORA (network_error): The connection to 127.0.0.1:${port} failed before FLORA answered (ECONNREFUSED). This is usually transient: try again shortly.\nProxy: none (HTTPS_PROXY and HTTP_PROXY are not set).\n`,
       });
     });
 
@@ -525,7 +526,10 @@ describe('runCheck against FLORA', () => {
       const base = `http://127.0.0.1:${port}/api/v1`;
       const result = await check({ FLORA_BASE_URL: base, FLORA_MAX_RETRIES: '1' });
       expectFailed(result, base, `could not reach FLORA (network_error): The connection to 127.0.0.1:${port} failed`);
-      expect(result.text.endsWith('(gave up after 2 attempts)\n')).toBe(true);
+      // A failure to reach FLORA says which proxy, if any, the request took.
+      expect(result.text.endsWith('(gave up after 2 attempts)\nProxy: none (HTTPS_PROXY and HTTP_PROXY are not set).\n')).toBe(
+        true,
+      );
     });
 
     it('no answer within FLORA_TIMEOUT_MS: timeout, naming the variable and its value', async () => {
@@ -533,7 +537,7 @@ describe('runCheck against FLORA', () => {
       const result = await check({ FLORA_TIMEOUT_MS: '100' });
       expect(result).toEqual({
         ok: false,
-        text: `FAILED: FLORA at ${fake.baseUrl}: could not reach FLORA (timeout): FLORA did not answer within 100 ms (FLORA_TIMEOUT_MS). This is usually transient: try again shortly.\n`,
+        text: `FAILED: FLORA at ${fake.baseUrl}: could not reach FLORA (timeout): FLORA did not answer within 100 ms (FLORA_TIMEOUT_MS). This is usually transient: try again shortly.\nProxy: none (HTTPS_PROXY and HTTP_PROXY are not set).\n`,
       });
     });
   });

@@ -728,14 +728,18 @@ describe('property: arbitrary FLORA error answers', () => {
   }, 30_000);
 
   /**
-   * Known bug, kept as a failing property. Node's fetch turns any 407 answer into
-   * TypeError("fetch failed") whose cause is a bare Error (no code), so FloraClient reports
-   * network_error, retryable: true, no status, "The connection ... failed before FLORA answered
-   * (unknown)", and retries it maxRetries times. FLORA (or a proxy in front of it) did answer, with
-   * 407; retrying cannot help. Counterexample: {status: 407, body: {"error":{"code":"x"}}}.
+   * Was a known bug: Node's fetch turns any 407 answer into TypeError("fetch failed") whose cause
+   * is a bare Error, which read as a retryable network_error. Something answering 407 with no proxy
+   * configured is a proxy in the way that wants credentials: proxy_auth_required, not retried.
    */
-  it.fails('a 407 answer keeps its status and is not reported as a failed connection', async () => {
-    const client = new FloraClient({ apiKey: FAKE_KEY, baseUrl: new URL(fake.baseUrl), timeoutMs: 2_000, maxRetries: 0 });
+  it('a 407 answer keeps its status, is not reported as a failed connection and is not retried', async () => {
+    const client = new FloraClient({
+      apiKey: FAKE_KEY,
+      baseUrl: new URL(fake.baseUrl),
+      timeoutMs: 2_000,
+      maxRetries: 2,
+      baseBackoffMs: 5,
+    });
     let current: Answer | undefined;
     fake.route('GET /models', () => replyOf(current!));
     await fc.assert(
@@ -743,14 +747,17 @@ describe('property: arbitrary FLORA error answers', () => {
         answerArb.map((a) => ({ ...a, status: 407 })),
         async (answer) => {
           current = answer;
+          fake.requests.length = 0;
           const err = await client.listModels(undefined).then(
             () => undefined,
             (e: unknown) => e,
           );
           expect(err).toBeInstanceOf(FloraError);
           const p = (err as FloraError).toPayload();
-          expect(p.status).toBe(407);
-          expect(p.code).not.toBe('network_error');
+          expect(p).toMatchObject({ status: 407, code: 'proxy_auth_required', retryable: false });
+          // The fake is http://, so the variable to set is HTTP_PROXY.
+          expect(p.message).toContain('HTTP_PROXY=http://USER:PASSWORD@');
+          expectOneAttempt(407);
         },
       ),
       { numRuns: 10 },
