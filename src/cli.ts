@@ -6,6 +6,8 @@ import { parseArgs } from 'node:util';
 import { configurationProblem, parseToolsets, TOOLSET_NAMES, type Config } from './config.js';
 import { FloraError } from './errors.js';
 import { FloraClient } from './flora/client.js';
+import { describeProxyFor, proxyFor } from './proxy.js';
+import { formatUsd } from './flora/spend.js';
 import { SERVER_NAME, VERSION } from './version.js';
 
 export interface HttpServeOptions {
@@ -61,6 +63,15 @@ Configuration (environment variables):
   FLORA_MAX_WAIT_SECONDS   longest wait_seconds a call may ask for, default 50
   FLORA_LOG                stderr log level: off, error, warn (default), info, debug
   FLORA_TOOLSETS           toolsets to offer, as --toolsets (default: all)
+  HTTPS_PROXY              proxy for https:// requests (FLORA, uploads), with credentials if
+                           it wants them: http://user:password@proxy.example.com:8080
+  HTTP_PROXY               proxy for http:// requests
+  NO_PROXY                 hosts that bypass the proxy: host, .domain, host:port, or *
+                           (lower-case https_proxy, http_proxy, no_proxy are read too, and win)
+  FLORA_MAX_RUN_USD        per-run limit in US$: a start estimated above it, or of unknown
+                          cost, needs your confirmation (refused if the client cannot ask)
+  FLORA_SPEND_LIMIT_USD    total limit in US$ for the runs this server process starts;
+                          a start that would cross it is refused (default for both: none)
 `;
 
 function parseOptions(argv: readonly string[]) {
@@ -144,6 +155,7 @@ export interface CheckResult {
 /** `--check`: GET /workspaces with the configured env, and the exact reason when it fails. */
 export async function runCheck(config: Config, fetchImpl?: typeof fetch): Promise<CheckResult> {
   const where = `FLORA at ${config.baseUrl.href}`;
+  const proxyLine = `${describeProxyFor(config.baseUrl, config.proxy)}\n`;
   const problem = configurationProblem(config);
   if (problem !== undefined) return { ok: false, text: `FAILED: ${problem}\n` };
   const client = FloraClient.fromConfig({ ...config, apiKey: config.apiKey as string }, { fetch: fetchImpl });
@@ -157,12 +169,28 @@ export async function runCheck(config: Config, fetchImpl?: typeof fetch): Promis
     ].filter(Boolean);
     return {
       ok: true,
-      text: `OK: ${where} accepts the key; it reaches ${workspaces.length} workspace(s):\n${lines.join('\n')}\n${defaults.map((d) => `${d}\n`).join('')}Toolsets offered: ${config.toolsets.join(', ')}.\n`,
+      text: `OK: ${where} accepts the key; it reaches ${workspaces.length} workspace(s):\n${lines.join('\n')}\n${defaults.map((d) => `${d}\n`).join('')}Toolsets offered: ${config.toolsets.join(', ')}.\n${spendLine(config)}\n${proxyLine}`,
     };
   } catch (err) {
     if (!(err instanceof FloraError)) throw err;
-    return { ok: false, text: `FAILED: ${where}: ${checkReason(err)}\n` };
+    // The proxy line when it may be the reason: the request went through one, or never arrived.
+    const proxied = proxyFor(config.baseUrl, config.proxy) !== undefined;
+    const unreached = ['network_error', 'timeout', 'proxy_auth_required'].includes(err.code);
+    return { ok: false, text: `FAILED: ${where}: ${checkReason(err)}\n${proxied || unreached ? proxyLine : ''}` };
   }
+}
+
+/** The spend limits in effect, as --check reports them. */
+function spendLine(config: Config): string {
+  const run =
+    config.maxRunUsd === undefined
+      ? 'no per-run limit (FLORA_MAX_RUN_USD unset)'
+      : `FLORA_MAX_RUN_USD ${formatUsd(config.maxRunUsd)} per run (costlier or unpriced runs need your confirmation)`;
+  const total =
+    config.spendLimitUsd === undefined
+      ? 'no total limit (FLORA_SPEND_LIMIT_USD unset)'
+      : `FLORA_SPEND_LIMIT_USD ${formatUsd(config.spendLimitUsd)} in total per server process`;
+  return `Spend limits: ${run}; ${total}.`;
 }
 
 function checkReason(err: FloraError): string {

@@ -6,6 +6,7 @@
  */
 import * as z from 'zod';
 import { makeRedactor } from './log.js';
+import { loadProxyConfig, type ProxyConfig } from './proxy.js';
 
 export const LOG_LEVELS = ['off', 'error', 'warn', 'info', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -35,6 +36,12 @@ export interface Config {
   logLevel: LogLevel;
   /** FLORA_TOOLSETS: the toolsets whose tools are listed and callable (default: all). */
   toolsets: readonly ToolsetName[];
+  /** HTTPS_PROXY, HTTP_PROXY and NO_PROXY (either case), read once at start. */
+  proxy: ProxyConfig;
+  /** FLORA_MAX_RUN_USD: a start estimated above it, or of unknown cost, needs the user's confirmation. */
+  maxRunUsd: number | undefined;
+  /** FLORA_SPEND_LIMIT_USD: what the runs this server process starts may spend in total. */
+  spendLimitUsd: number | undefined;
   /** One line per invalid variable, each naming it. Empty when the config is usable. */
   problems: string[];
 }
@@ -45,10 +52,13 @@ function isLoopback(url: URL): boolean {
   return LOOPBACK_HOSTS.has(url.hostname) || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
 }
 
-/** Blank counts as unset, as in FLORA's SDK. */
+/**
+ * Blank counts as unset, as in FLORA's SDK; so does an .mcpb placeholder left unsubstituted
+ * ("${user_config.max_run_usd}"), which hosts pass through for an optional setting left empty.
+ */
 function read(env: Record<string, string | undefined>, name: string): string | undefined {
   const v = env[name]?.trim();
-  return v === undefined || v === '' ? undefined : v;
+  return v === undefined || v === '' || /^\$\{user_config\.\w+\}$/.test(v) ? undefined : v;
 }
 
 function parseBaseUrl(raw: string | undefined, problems: string[]): URL {
@@ -91,6 +101,19 @@ function readInt(
     return fallback;
   }
   return parsed.data;
+}
+
+/** An amount of US dollars, such as FLORA_MAX_RUN_USD: a plain decimal number, 0 or more. */
+function readUsd(env: Record<string, string | undefined>, name: string, problems: string[]): number | undefined {
+  const raw = read(env, name);
+  if (raw === undefined) return undefined;
+  // Digits only: Number() would take "0x10" as 16 and "1e3" as 1000, and "$5" is not a number.
+  const usd = /^(\d+(\.\d*)?|\.\d+)$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isFinite(usd)) {
+    problems.push(`${name} must be an amount of US dollars, 0 or more, such as 0.50 or 10 (got "${raw}")`);
+    return undefined;
+  }
+  return usd;
 }
 
 /** An ID default such as FLORA_WORKSPACE_ID, checked for FLORA's prefix. */
@@ -143,6 +166,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
 
   const toolsets = parseToolsets(read(env, 'FLORA_TOOLSETS'), 'FLORA_TOOLSETS', problems);
+  const maxRunUsd = readUsd(env, 'FLORA_MAX_RUN_USD', problems);
+  const spendLimitUsd = readUsd(env, 'FLORA_SPEND_LIMIT_USD', problems);
+
+  const proxy = loadProxyConfig((name) => read(env, name), problems);
 
   const apiKey = read(env, 'FLORA_API_KEY');
   if (apiKey !== undefined && /[\s\u0000-\u001f\u007f]/.test(apiKey)) {
@@ -161,6 +188,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     defaultProjectId,
     logLevel,
     toolsets,
+    proxy,
+    maxRunUsd,
+    spendLimitUsd,
     problems: problems.map(redact),
   };
 }

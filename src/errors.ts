@@ -132,6 +132,16 @@ export class NetworkError extends FloraError {
   }
 }
 
+/**
+ * A proxy answered 407 Proxy Authentication Required (to a request, or to CONNECT): it wants
+ * credentials, which go in the proxy URL. Nothing reached FLORA; retrying cannot help.
+ */
+export class ProxyAuthError extends FloraError {
+  static of(message: string, cause?: unknown): ProxyAuthError {
+    return new ProxyAuthError('proxy_auth_required', message, { status: 407, retryable: false, cause });
+  }
+}
+
 /** FLORA (or something in front of it) answered, but not with anything we can read. */
 export class UpstreamError extends FloraError {
   static of(message: string, opts: Omit<FloraErrorOptions, 'fields' | 'idempotencyKey'> = {}): UpstreamError {
@@ -154,5 +164,23 @@ export class SourceRefusedError extends FloraError {
 export class AssetFailedError extends FloraError {
   static of(message: string): AssetFailedError {
     return new AssetFailedError('asset_failed', message);
+  }
+}
+
+/**
+ * A start the user's spend limits do not allow: above FLORA_MAX_RUN_USD (or of unknown cost) when
+ * the user cannot be asked, or past FLORA_SPEND_LIMIT_USD. Nothing was sent; only the user can
+ * change the limits.
+ */
+export class BudgetExceededError extends FloraError {
+  static of(message: string): BudgetExceededError {
+    return new BudgetExceededError('budget_exceeded', message, { retryable: false });
+  }
+}
+
+/** The user was asked to confirm a costly start and did not (declined, cancelled, or no answer). Nothing was sent. */
+export class ConfirmationDeclinedError extends FloraError {
+  static of(message: string): ConfirmationDeclinedError {
+    return new ConfirmationDeclinedError('confirmation_declined', message, { retryable: false });
   }
 }

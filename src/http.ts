@@ -1,15 +1,21 @@
 /**
  * Streamable HTTP mode for teams: one endpoint (/mcp) that many agents share, stateless (a fresh
- * MCP server and transport per request, JSON responses), so any instance behind a load balancer
- * answers any request. Each request brings its own FLORA key, used for that request only and never
- * stored or logged; the server's own env key is used only when the operator opts in. Safe by
- * default: Host and Origin checked against DNS rebinding, a body size limit, timeouts, /healthz,
- * and a bounded drain on shutdown.
+ * MCP server and transport per request), so any instance behind a load balancer answers any
+ * request. A request is answered in plain JSON, unless it asks for progress (`_meta.progressToken`):
+ * that one is answered as an SSE stream, which carries its progress notifications and then its
+ * result. Each request brings its own FLORA key, used for that request only and never stored or
+ * logged; the server's own env key is used only when the operator opts in. A call ends early when
+ * its client goes away or cancels it from another request (see http-calls.ts). Safe by default:
+ * Host and Origin checked against DNS rebinding, a body size limit, timeouts, /healthz, and a
+ * bounded drain on shutdown.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { CancelledNotificationSchema, type RequestId } from '@modelcontextprotocol/sdk/types.js';
 import type { Config } from './config.js';
+import { callerIdentity, InFlightCalls } from './http-calls.js';
+import { SpendBook } from './flora/spend-book.js';
 import { createLogger, makeRedactor, type Logger } from './log.js';
 import { createServer } from './server.js';
 import { settledWithin } from './sleep.js';
@@ -77,6 +83,57 @@ function requestKey(req: IncomingMessage): string | undefined {
   return key && !/\s/.test(key) ? key : undefined;
 }
 
+/**
+ * JSON-RPC's "request cancelled" code (LSP's RequestCancelled). A cancelled request's exchange
+ * ends with it: over stdio the SDK sends nothing, but an HTTP request must be answered to end.
+ */
+export const REQUEST_CANCELLED = -32800;
+
+interface Incoming {
+  /** Ids of the JSON-RPC requests in the body (a batch may hold several). */
+  requestIds: RequestId[];
+  /** Whether any of them asked for progress notifications. */
+  wantsProgress: boolean;
+  /** The `notifications/cancelled` in the body: which request, and why. */
+  cancels: Array<{ requestId: RequestId; reason?: string }>;
+}
+
+/**
+ * What the HTTP layer needs of a body before the transport validates it: plain property checks,
+ * cheap on every request; the transport still rejects what is not JSON-RPC.
+ */
+function inspect(body: unknown): Incoming {
+  const incoming: Incoming = { requestIds: [], wantsProgress: false, cancels: [] };
+  for (const m of Array.isArray(body) ? body : [body]) {
+    if (typeof m !== 'object' || m === null || typeof m.method !== 'string') continue;
+    if (typeof m.id === 'string' || typeof m.id === 'number') {
+      incoming.requestIds.push(m.id);
+      if (m.params?._meta?.progressToken !== undefined) incoming.wantsProgress = true;
+    } else if (m.method === 'notifications/cancelled') {
+      const cancel = CancelledNotificationSchema.safeParse(m);
+      const { requestId, reason } = cancel.success ? cancel.data.params : {};
+      if (requestId !== undefined) incoming.cancels.push({ requestId, ...(reason !== undefined && { reason }) });
+    }
+  }
+  return incoming;
+}
+
+/**
+ * Cancels request `id` of one exchange as over stdio: the notification goes to the request's own
+ * MCP server, which aborts the call's signal (its wait and FLORA requests stop) and drops its
+ * result. Then the exchange is ended with a "request cancelled" error, so its JSON response or SSE
+ * stream does not stay open; a client that cancelled ignores it.
+ */
+function cancelRequest(transport: StreamableHTTPServerTransport, id: RequestId, reason: string | undefined): void {
+  transport.onmessage?.({
+    jsonrpc: '2.0',
+    method: 'notifications/cancelled',
+    params: { requestId: id, ...(reason !== undefined && { reason }) },
+  });
+  const message = reason ? `Request cancelled: ${reason}` : 'Request cancelled.';
+  transport.send({ jsonrpc: '2.0', id, error: { code: REQUEST_CANCELLED, message } }).catch(() => {});
+}
+
 async function readBody(
   req: IncomingMessage,
 ): Promise<{ ok: true; body: unknown } | { ok: false; status: number; message: string }> {
@@ -96,12 +153,21 @@ async function readBody(
   }
 }
 
+const CANCEL_OUTCOMES = {
+  cancelled: 'its call is cancelled',
+  not_found: 'no such call in flight on this instance for this key (finished, never here, or another instance)',
+  ambiguous: 'not cancelled: several calls with this key use that id here',
+} as const;
+
 export async function startHttpServer(opts: HttpOptions): Promise<HttpServer> {
   const { config, log } = opts;
   const allowed = new Set((opts.allowedHosts.length ? opts.allowedHosts : LOOPBACK_NAMES).map((h) => h.toLowerCase()));
   // Tools depend only on config: built once, shared by every request's fresh MCP server.
   const tools: readonly ToolDefinition[] = buildTools(config);
   const redactEnvKey = makeRedactor(config.apiKey);
+  const calls = new InFlightCalls();
+  // Spend is counted per key across this instance's requests (each instance counts its own).
+  const spend = new SpendBook();
   let draining = false;
   let inFlight = 0;
   let drained: (() => void) | undefined;
@@ -137,16 +203,29 @@ export async function startHttpServer(opts: HttpOptions): Promise<HttpServer> {
     // This request's key, for this request only: its own client, logger and redactor.
     const redactRequestKey = makeRedactor(key);
     const requestLog = createLogger(config.logLevel, (line) => redactEnvKey(redactRequestKey(line)), opts.logWrite);
+    const identity = callerIdentity(key);
+    const incoming = inspect(body.body);
+    for (const { requestId, reason } of incoming.cancels) {
+      const outcome = calls.cancel(identity, requestId, reason);
+      requestLog.info(`notifications/cancelled for request ${JSON.stringify(requestId)}: ${CANCEL_OUTCOMES[outcome]}`);
+    }
     const mcp = createServer({
       config: { ...config, apiKey: key },
       logger: requestLog,
       tools,
       fetch: opts.fetch,
       transport: 'http',
+      spend: spend.ledgerOf(key),
     });
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      enableJsonResponse: !incoming.wantsProgress,
+    });
+    const unregister = incoming.requestIds.map((id) => calls.add(identity, id, (reason) => cancelRequest(transport, id, reason)));
     res.on('close', () => {
-      // Ends the request's work too: a client that went away cancels its calls.
+      for (const done of unregister) done();
+      // Ends the request's work too: a client that went away (closed its stream or connection)
+      // cancels its calls, since closing the server aborts every call's signal.
       void transport.close();
       void mcp.server.close();
     });

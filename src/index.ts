@@ -9,6 +9,7 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { parseCommand, runCheck, USAGE, type HttpServeOptions } from './cli.js';
 import { loadConfig } from './config.js';
 import { createLogger, makeRedactor } from './log.js';
+import { describeProxyFor } from './proxy.js';
 import { createServer } from './server.js';
 import { settledWithin } from './sleep.js';
 import { VERSION } from './version.js';
@@ -64,6 +65,7 @@ async function serveHttp(opts: HttpServeOptions): Promise<void> {
   const { startHttpServer } = await import('./http.js');
   const http = await startHttpServer({ ...opts, config, log });
   process.stderr.write(`flora-generation-mcp ${VERSION} serving Streamable HTTP at ${http.url}\n`);
+  log.info(describeProxyFor(config.baseUrl, config.proxy));
   if (opts.useEnvKey) log.warn("--use-env-key: requests without a key spend the credits of this server's FLORA_API_KEY");
   let closing = false;
   const shutdown = async (reason: string) => {
@@ -115,4 +117,5 @@ async function serveStdio(): Promise<void> {
 
   await server.connect(transport);
   log.info(`flora-generation-mcp ${VERSION} ready on stdio (FLORA at ${config.baseUrl.origin})`);
+  log.info(describeProxyFor(config.baseUrl, config.proxy));
 }

@@ -13,16 +13,19 @@ import {
   ListToolsRequestSchema,
   RootsListChangedNotificationSchema,
   type CallToolResult,
+  type ElicitRequestFormParams,
   type ServerNotification,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod';
 import { configurationProblem, type Config } from './config.js';
-import { ConfigurationError, FloraError } from './errors.js';
+import { CancelledError, ConfigurationError, FloraError } from './errors.js';
 import { ModelCatalog } from './flora/catalog.js';
 import { FloraClient, type FloraClientOptions } from './flora/client.js';
 import { makeRedactor, redactValue, silentLogger, type Logger } from './log.js';
 import { RunMemory } from './flora/run-memory.js';
+import type { Answer, Asker } from './flora/spend.js';
+import { SpendLedger } from './flora/spend-ledger.js';
 import { TechniqueCatalog } from './flora/technique-catalog.js';
 import { buildTools, toolsetOfTool } from './tools/index.js';
 import {
@@ -42,7 +45,9 @@ export const INSTRUCTIONS = [
   '3. start_generation_run: billed; charged_cost is a quote settled later.',
   '4. Wait: pass wait_seconds to start_generation_run or poll_run; call poll_run again while done is false.',
   "The user's own images, video, audio or PDFs: upload_media first, then pass its url exactly (e.g. params.image_url).",
+  'Sets of 2-20 generations: start_generation_batch (each item billed, checked and keyed like a single start), then poll_runs.',
   "Techniques (FLORA's ready-made workflows): list_techniques to find one and read its inputs; upload_media for local files; run_technique with inputs keyed by input id (billed at run_cost); wait as in 4, passing technique_id to poll_run.",
+  "Cost: estimate_only: true prices a start without starting it. budget_exceeded or confirmation_declined means the user's spend limits or the user said no: tell the user, never work around it.",
   'Output URLs are public links. Errors are {"error":{code,message,retryable}}: follow the message.',
 ].join('\n');
 
@@ -55,6 +60,8 @@ export interface ServerDeps {
   tools?: readonly ToolDefinition[];
   /** How clients reach this server (default stdio). Over HTTP, tools refuse local paths: they would be the server's files. */
   transport?: 'stdio' | 'http';
+  /** What this account's runs have spent (HTTP: the request key's ledger, kept across requests). Default: a new one. */
+  spend?: SpendLedger;
 }
 
 export interface FloraMcpServer {
@@ -159,9 +166,9 @@ function progressReporter(
 }
 
 /**
- * The SDK's Server builds an Ajv instance per server for elicitation, which this server never
- * uses; that costs about 5 ms at start and, in HTTP mode, on every request. One shared instance,
- * made on first use, serves every server instead.
+ * The SDK's Server builds an Ajv instance per server for elicitation, which this server uses only
+ * to confirm a costly start; that costs about 5 ms at start and, in HTTP mode, on every request.
+ * One shared instance, made on first use, serves every server instead.
  */
 let sharedAjv: AjvJsonSchemaValidator | undefined;
 const lazyValidator: jsonSchemaValidator = {
@@ -170,6 +177,46 @@ const lazyValidator: jsonSchemaValidator = {
     return sharedAjv.getValidator(schema);
   },
 };
+
+/** The form of the spend guard's question: one yes or no. */
+const CONFIRM_SCHEMA: ElicitRequestFormParams['requestedSchema'] = {
+  type: 'object',
+  properties: { confirm: { type: 'boolean', title: 'Start this run', description: 'true starts it and bills FLORA.' } },
+  required: ['confirm'],
+};
+
+/** How long the user may take to answer it. */
+const CONFIRM_TIMEOUT_MS = 5 * 60_000;
+
+/**
+ * How the spend guard asks the user to confirm a costly start: an elicitation form whose only
+ * field is the boolean `confirm`. Over HTTP (stateless requests cannot carry a question back) or
+ * for a client without form elicitation, why it cannot ask instead.
+ */
+function askerOf(server: Server, transport: 'stdio' | 'http', log: Logger): Asker {
+  if (transport === 'http') {
+    return { cannotAsk: 'this server is reached over HTTP, whose stateless requests cannot carry a question back to the user' };
+  }
+  if (!server.getClientCapabilities()?.elicitation?.form) {
+    return { cannotAsk: 'this MCP client cannot show the user a question (it declares no form elicitation capability)' };
+  }
+  return {
+    async ask(message, signal): Promise<Answer> {
+      try {
+        const reply = await server.elicitInput(
+          { mode: 'form', message, requestedSchema: CONFIRM_SCHEMA },
+          { signal, timeout: CONFIRM_TIMEOUT_MS },
+        );
+        if (reply.action === 'accept') return reply.content?.confirm === true ? 'confirmed' : 'declined';
+        return reply.action === 'cancel' ? 'cancelled' : 'declined';
+      } catch (err) {
+        if (signal.aborted) throw CancelledError.of('The call was cancelled while the user was asked to confirm a run.', err);
+        log.warn(`confirmation question failed: ${(err as Error).message}`);
+        return 'unanswered';
+      }
+    },
+  };
+}
 
 /** How long a client may take to answer roots/list before a local file is refused. */
 const ROOTS_TIMEOUT_MS = 10_000;
@@ -225,6 +272,8 @@ export function createServer(deps: ServerDeps): FloraMcpServer {
     );
   }
   const runs = new RunMemory();
+  const ledger = deps.spend ?? new SpendLedger();
+  const limits = { maxRunUsd: config.maxRunUsd, spendLimitUsd: config.spendLimitUsd };
   const byName = new Map(tools.map((t) => [t.name, t]));
   const redact = makeRedactor(config.apiKey);
   const problem = configurationProblem(config);
@@ -269,7 +318,8 @@ export function createServer(deps: ServerDeps): FloraMcpServer {
       const args = tool.inputSchema.safeParse(request.params.arguments ?? {});
       if (!args.success) throw invalidArguments(tool.name, args.error);
       const progress = progressReporter(request.params._meta?.progressToken, extra.sendNotification);
-      const ctx = { client, signal: extra.signal, log, progress, runs, catalog, techniques, transport, roots };
+      const spend = { ledger, limits, asker: askerOf(server, transport, log) };
+      const ctx = { client, signal: extra.signal, log, progress, runs, catalog, techniques, transport, roots, spend };
       const out = await tool.handler(args.data, ctx);
       const structured = redactValue(out.structured, redact);
       if (tool.outputSchema && !tool.outputSchema.safeParse(structured).success)

@@ -316,6 +316,10 @@ describe('USAGE', () => {
     expect(USAGE).toContain(
       `FLORA_LOG                stderr log level: ${LOG_LEVELS.join(', ').replace(config.logLevel, `${config.logLevel} (default)`)}\n`,
     );
+    expect(USAGE).toContain('FLORA_MAX_RUN_USD        per-run limit in US$');
+    expect(USAGE).toContain('FLORA_SPEND_LIMIT_USD    total limit in US$');
+    expect(USAGE).toContain('(default for both: none)');
+    expect([config.maxRunUsd, config.spendLimitUsd]).toEqual([undefined, undefined]);
   });
 });
 
@@ -339,10 +343,18 @@ describe('runCheck against FLORA', () => {
     for (const key of keys) expect(result.text).not.toContain(key);
   }
 
-  const ok = (base: string, lines: string[], warnings: string[] = [], toolsets = 'generate, media, techniques, batch') =>
+  const NO_LIMITS = 'Spend limits: no per-run limit (FLORA_MAX_RUN_USD unset); no total limit (FLORA_SPEND_LIMIT_USD unset).';
+  const ok = (
+    base: string,
+    lines: string[],
+    warnings: string[] = [],
+    toolsets = 'generate, media, techniques, batch',
+    spend = NO_LIMITS,
+  ) =>
     `OK: FLORA at ${base} accepts the key; it reaches ${lines.length} workspace(s):\n${lines.join('\n')}\n` +
     warnings.map((w) => `${w}\n`).join('') +
-    `Toolsets offered: ${toolsets}.\n`;
+    `Toolsets offered: ${toolsets}.\n${spend}\n` +
+    'Proxy: none (HTTPS_PROXY and HTTP_PROXY are not set).\n';
 
   describe('success', () => {
     it('lists every workspace the key reaches, with its role, from one GET /workspaces with the key', async () => {
@@ -389,6 +401,20 @@ describe('runCheck against FLORA', () => {
         ok: true,
         text: ok(fake.baseUrl, ['  ws_studio  Studio (owner)', '  ws_client  Client work (member)'], [], 'generate, batch'),
       });
+    });
+
+    it('names the spend limits in effect', async () => {
+      expect(await check({ FLORA_MAX_RUN_USD: '0.5', FLORA_SPEND_LIMIT_USD: '10' })).toEqual({
+        ok: true,
+        text: ok(
+          fake.baseUrl,
+          ['  ws_studio  Studio (owner)', '  ws_client  Client work (member)'],
+          [],
+          undefined,
+          'Spend limits: FLORA_MAX_RUN_USD US$0.50 per run (costlier or unpriced runs need your confirmation); FLORA_SPEND_LIMIT_USD US$10.00 in total per server process.',
+        ),
+      });
+      expect(fake.requests.map((r) => `${r.method} ${r.rawPath}`)).toEqual(['GET /api/v1/workspaces']);
     });
 
     it('reports the base URL as configured, trailing slash included', async () => {
@@ -491,7 +517,7 @@ describe('runCheck against FLORA', () => {
       const result = await check({ FLORA_BASE_URL: base });
       expect(result).toEqual({
         ok: false,
-        text: `FAILED: FLORA at ${base}: could not reach FLORA (network_error): The connection to 127.0.0.1:${port} failed before FLORA answered (ECONNREFUSED). This is usually transient: try again shortly.\n`,
+        text: `FAILED: FLORA at ${base}: could not reach FLORA (network_error): The connection to 127.0.0.1:${port} failed before FLORA answered (ECONNREFUSED). This is usually transient: try again shortly.\nProxy: none (HTTPS_PROXY and HTTP_PROXY are not set).\n`,
       });
     });
 
@@ -500,7 +526,10 @@ describe('runCheck against FLORA', () => {
       const base = `http://127.0.0.1:${port}/api/v1`;
       const result = await check({ FLORA_BASE_URL: base, FLORA_MAX_RETRIES: '1' });
       expectFailed(result, base, `could not reach FLORA (network_error): The connection to 127.0.0.1:${port} failed`);
-      expect(result.text.endsWith('(gave up after 2 attempts)\n')).toBe(true);
+      // A failure to reach FLORA says which proxy, if any, the request took.
+      expect(result.text.endsWith('(gave up after 2 attempts)\nProxy: none (HTTPS_PROXY and HTTP_PROXY are not set).\n')).toBe(
+        true,
+      );
     });
 
     it('no answer within FLORA_TIMEOUT_MS: timeout, naming the variable and its value', async () => {
@@ -508,7 +537,7 @@ describe('runCheck against FLORA', () => {
       const result = await check({ FLORA_TIMEOUT_MS: '100' });
       expect(result).toEqual({
         ok: false,
-        text: `FAILED: FLORA at ${fake.baseUrl}: could not reach FLORA (timeout): FLORA did not answer within 100 ms (FLORA_TIMEOUT_MS). This is usually transient: try again shortly.\n`,
+        text: `FAILED: FLORA at ${fake.baseUrl}: could not reach FLORA (timeout): FLORA did not answer within 100 ms (FLORA_TIMEOUT_MS). This is usually transient: try again shortly.\nProxy: none (HTTPS_PROXY and HTTP_PROXY are not set).\n`,
       });
     });
   });

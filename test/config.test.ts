@@ -279,3 +279,50 @@ describe('FLORA_TOOLSETS', () => {
     );
   });
 });
+
+describe('FLORA_MAX_RUN_USD and FLORA_SPEND_LIMIT_USD', () => {
+  it('are unset by default: no limit', () => {
+    const config = loadConfig({ FLORA_API_KEY: KEY });
+    expect(config.maxRunUsd).toBeUndefined();
+    expect(config.spendLimitUsd).toBeUndefined();
+  });
+
+  it('take amounts of US dollars, 0 included, trimmed', () => {
+    const config = loadConfig({ FLORA_API_KEY: KEY, FLORA_MAX_RUN_USD: ' 0.50 ', FLORA_SPEND_LIMIT_USD: '0' });
+    expect(config.maxRunUsd).toBe(0.5);
+    expect(config.spendLimitUsd).toBe(0);
+    expect(loadConfig({ FLORA_MAX_RUN_USD: '.25', FLORA_SPEND_LIMIT_USD: '12' })).toMatchObject({
+      maxRunUsd: 0.25,
+      spendLimitUsd: 12,
+    });
+    expect(configurationProblem(config)).toBeUndefined();
+  });
+
+  it.each(['-1', 'abc', '$5', '1e3', '0x10', '5 USD', 'Infinity', '1,50'])(
+    '"%s" is a configuration problem naming the variable, for both',
+    (bad) => {
+      expect(problemFor({ FLORA_MAX_RUN_USD: bad })).toContain(
+        `FLORA_MAX_RUN_USD must be an amount of US dollars, 0 or more, such as 0.50 or 10 (got "${bad}")`,
+      );
+      expect(problemFor({ FLORA_SPEND_LIMIT_USD: bad })).toContain(
+        `FLORA_SPEND_LIMIT_USD must be an amount of US dollars, 0 or more, such as 0.50 or 10 (got "${bad}")`,
+      );
+      expectAllReported({ FLORA_MAX_RUN_USD: bad, FLORA_SPEND_LIMIT_USD: bad });
+    },
+  );
+
+  it('an .mcpb placeholder a host left unfilled counts as unset, for these as for every variable', () => {
+    const config = loadConfig({
+      FLORA_API_KEY: KEY,
+      FLORA_MAX_RUN_USD: '${user_config.max_run_usd}',
+      FLORA_SPEND_LIMIT_USD: '${user_config.spend_limit_usd}',
+      FLORA_WORKSPACE_ID: '${user_config.workspace_id}',
+    });
+    expect(config.problems).toEqual([]);
+    expect(config.maxRunUsd).toBeUndefined();
+    expect(config.spendLimitUsd).toBeUndefined();
+    expect(config.defaultWorkspaceId).toBeUndefined();
+    // Anything else that merely contains one is still read, and refused.
+    expect(problemFor({ FLORA_MAX_RUN_USD: '${user_config.max_run_usd}1' })).toContain('FLORA_MAX_RUN_USD');
+  });
+});

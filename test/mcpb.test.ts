@@ -45,6 +45,23 @@ describe('.mcpb manifest', () => {
     expect(loadConfig({ FLORA_TOOLSETS: '' }).toolsets).toEqual(TOOLSET_NAMES);
   });
 
+  it('offers both spend limits as optional numbers of 0 or more; left empty, the placeholder the host passes means no limit', () => {
+    for (const [setting, variable] of [
+      ['max_run_usd', 'FLORA_MAX_RUN_USD'],
+      ['spend_limit_usd', 'FLORA_SPEND_LIMIT_USD'],
+    ] as const) {
+      expect(manifest.user_config[setting]).toMatchObject({ type: 'number', required: false, min: 0 });
+      expect(manifest.user_config[setting]).not.toHaveProperty('default');
+      expect(manifest.server.mcp_config.env[variable]).toBe(`\${user_config.${setting}}`);
+    }
+    const unfilled = loadConfig({
+      FLORA_MAX_RUN_USD: manifest.server.mcp_config.env.FLORA_MAX_RUN_USD,
+      FLORA_SPEND_LIMIT_USD: manifest.server.mcp_config.env.FLORA_SPEND_LIMIT_USD,
+    });
+    expect(unfilled).toMatchObject({ maxRunUsd: undefined, spendLimitUsd: undefined, problems: [] });
+    expect(loadConfig({ FLORA_MAX_RUN_USD: '0.5' }).maxRunUsd).toBe(0.5);
+  });
+
   it("lists exactly the registry's tools, with their descriptions, and runs the bundled server", () => {
     expect(manifest.tools).toEqual(buildTools().map((t) => ({ name: t.name, description: t.description })));
     expect(manifest.version).toBe(VERSION);

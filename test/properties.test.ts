@@ -186,6 +186,31 @@ function plausible(name: string, knownRuns: readonly string[]): fc.Arbitrary<unk
         { weight: 3, arbitrary: fc.constantFrom('a ceramic mug', 'x', ' a', 'a\nb') },
         { weight: 2, arbitrary: shortString },
       );
+    case 'generations':
+      return fc.oneof(
+        { weight: 3, arbitrary: fc.array(argsFor(ITEM_FIELDS, ITEM_REQUIRED, knownRuns), { maxLength: 3 }) },
+        {
+          weight: 1,
+          arbitrary: fc.constantFrom(
+            [],
+            Array.from({ length: 21 }, () => VALID_START),
+            [null],
+            ['x'],
+          ),
+        },
+      );
+    case 'run_ids':
+      return fc.oneof(
+        { weight: 3, arbitrary: fc.array(plausible('run_id', knownRuns), { maxLength: 3 }) },
+        {
+          weight: 1,
+          arbitrary: fc.constantFrom(
+            [],
+            Array.from({ length: 21 }, (_, i) => `run_${i}`),
+            ['run_a', 'run_a'],
+          ),
+        },
+      );
     default:
       return shortString;
   }
@@ -240,6 +265,20 @@ function validValue(name: string, knownRuns: readonly string[]): fc.Arbitrary<un
         fc.constantFrom('a ceramic mug', 'x', ' a', 'a\nb'),
         fc.string({ minLength: 1, maxLength: 8 }).map((s) => `p${s}`),
       );
+    case 'generations':
+      return fc.array(
+        fc
+          .record({
+            prompt: validValue('prompt', knownRuns),
+            type: validValue('type', knownRuns),
+            project_id: validValue('project_id', knownRuns),
+            workspace_id: validValue('workspace_id', knownRuns),
+          })
+          .map((item) => ({ ...item })),
+        { minLength: 1, maxLength: 3 },
+      );
+    case 'run_ids':
+      return fc.uniqueArray(validValue('run_id', knownRuns), { minLength: 1, maxLength: 3 });
     default:
       return fc.string({ minLength: 1, maxLength: 8 });
   }
@@ -401,7 +440,13 @@ const SUCCEEDING_CALLS: Record<string, (runId: string) => Record<string, unknown
   upload_media: () => ({ source: 'https://example.com/mug.png', workspace_id: 'ws_studio' }),
   list_techniques: () => ({ query: 'shot', limit: 2 }),
   run_technique: () => ({ ...VALID_TECHNIQUE_RUN, wait_seconds: 0 }),
+  start_generation_batch: () => ({ generations: [VALID_START, { ...VALID_START, model: 't2i-flux-2-pro' }], wait_seconds: 0 }),
+  poll_runs: (runId) => ({ run_ids: [runId], wait_seconds: 0 }),
 };
+
+/** The fields of one batch item, the same as start_generation_run's (wait_seconds aside). */
+const ITEM_FIELDS = ['prompt', 'type', 'model', 'params', 'project_id', 'workspace_id', 'callback_url', 'idempotency_key'];
+const ITEM_REQUIRED = ['prompt', 'type', 'project_id', 'workspace_id'];
 
 // ---------------------------------------------------------------------------------------------
 // 1. Arbitrary arguments
@@ -683,14 +728,18 @@ describe('property: arbitrary FLORA error answers', () => {
   }, 30_000);
 
   /**
-   * Known bug, kept as a failing property. Node's fetch turns any 407 answer into
-   * TypeError("fetch failed") whose cause is a bare Error (no code), so FloraClient reports
-   * network_error, retryable: true, no status, "The connection ... failed before FLORA answered
-   * (unknown)", and retries it maxRetries times. FLORA (or a proxy in front of it) did answer, with
-   * 407; retrying cannot help. Counterexample: {status: 407, body: {"error":{"code":"x"}}}.
+   * Was a known bug: Node's fetch turns any 407 answer into TypeError("fetch failed") whose cause
+   * is a bare Error, which read as a retryable network_error. Something answering 407 with no proxy
+   * configured is a proxy in the way that wants credentials: proxy_auth_required, not retried.
    */
-  it.fails('a 407 answer keeps its status and is not reported as a failed connection', async () => {
-    const client = new FloraClient({ apiKey: FAKE_KEY, baseUrl: new URL(fake.baseUrl), timeoutMs: 2_000, maxRetries: 0 });
+  it('a 407 answer keeps its status, is not reported as a failed connection and is not retried', async () => {
+    const client = new FloraClient({
+      apiKey: FAKE_KEY,
+      baseUrl: new URL(fake.baseUrl),
+      timeoutMs: 2_000,
+      maxRetries: 2,
+      baseBackoffMs: 5,
+    });
     let current: Answer | undefined;
     fake.route('GET /models', () => replyOf(current!));
     await fc.assert(
@@ -698,14 +747,17 @@ describe('property: arbitrary FLORA error answers', () => {
         answerArb.map((a) => ({ ...a, status: 407 })),
         async (answer) => {
           current = answer;
+          fake.requests.length = 0;
           const err = await client.listModels(undefined).then(
             () => undefined,
             (e: unknown) => e,
           );
           expect(err).toBeInstanceOf(FloraError);
           const p = (err as FloraError).toPayload();
-          expect(p.status).toBe(407);
-          expect(p.code).not.toBe('network_error');
+          expect(p).toMatchObject({ status: 407, code: 'proxy_auth_required', retryable: false });
+          // The fake is http://, so the variable to set is HTTP_PROXY.
+          expect(p.message).toContain('HTTP_PROXY=http://USER:PASSWORD@');
+          expectOneAttempt(407);
         },
       ),
       { numRuns: 10 },

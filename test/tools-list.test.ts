@@ -85,7 +85,7 @@ describe('tools/list', () => {
     expect(fake.requests).toHaveLength(0);
   });
 
-  it('lists the generate tools, then upload_media, then list_techniques and run_technique, in that order', () => {
+  it('lists the generate tools, then upload_media, then list_techniques and run_technique, then the batch tools, in that order', () => {
     expect(tools.map((t) => t.name)).toEqual(TOOL_NAMES);
   });
 
@@ -99,8 +99,8 @@ describe('tools/list', () => {
     return read.readOnlyHint ? { ...read, destructiveHint: false, idempotentHint: true } : read;
   }
 
-  it('marks list_workspaces, list_projects, list_models, poll_run and list_techniques as read-only, open-world', () => {
-    for (const name of ['list_workspaces', 'list_projects', 'list_models', 'poll_run', 'list_techniques']) {
+  it('marks list_workspaces, list_projects, list_models, poll_run, list_techniques and poll_runs as read-only, open-world', () => {
+    for (const name of ['list_workspaces', 'list_projects', 'list_models', 'poll_run', 'list_techniques', 'poll_runs']) {
       expect(hintsOf(tool(name)), name).toEqual({
         readOnlyHint: true,
         idempotentHint: true,
@@ -112,8 +112,8 @@ describe('tools/list', () => {
     }
   });
 
-  it('marks start_generation_run, upload_media and run_technique as non-idempotent, open-world writes that destroy nothing', () => {
-    for (const name of ['start_generation_run', 'upload_media', 'run_technique']) {
+  it('marks start_generation_run, upload_media, run_technique and start_generation_batch as non-idempotent, open-world writes that destroy nothing', () => {
+    for (const name of ['start_generation_run', 'upload_media', 'run_technique', 'start_generation_batch']) {
       expect(hintsOf(tool(name)), name).toEqual({
         readOnlyHint: false,
         idempotentHint: false,
@@ -147,6 +147,20 @@ describe('tools/list', () => {
     expect(tool('start_generation_run').description).toContain('Billed');
     expect(tool('run_technique').title).toContain('billed');
     expect(tool('run_technique').description).toContain("Billed at the technique's run_cost (USD");
+    expect(tool('start_generation_batch').title).toContain('billed');
+  });
+
+  it('keeps start_generation_batch and poll_runs within their 1,700-byte share, every item field named for the model', () => {
+    const bytes = ['start_generation_batch', 'poll_runs'].reduce(
+      (n, name) => n + Buffer.byteLength(JSON.stringify(tool(name))),
+      0,
+    );
+    expect(bytes).toBeLessThanOrEqual(1_700);
+    const generations = (tool('start_generation_batch').inputSchema.properties as Record<string, JsonSchema>).generations!;
+    for (const field of ['prompt', 'type', 'model', 'params', 'project_id', 'workspace_id', 'callback_url', 'idempotency_key']) {
+      expect(generations.description).toContain(field);
+    }
+    expect(generations).toMatchObject({ maxItems: 20, items: { type: 'object' } });
   });
 
   it('describes every input property, nested ones included, with default env and with the ID defaults set', async () => {
@@ -166,8 +180,9 @@ describe('tools/list', () => {
           }
         }
         expect(missing, label).toEqual([]);
-        // list_projects 4, list_models 2, start_generation_run 9, poll_run 3, upload_media 3, list_techniques 4, run_technique 6.
-        expect(checked, label).toBe(31);
+        // list_projects 4, list_models 2, start_generation_run 10, poll_run 3, upload_media 3, list_techniques 4, run_technique 7,
+        // start_generation_batch 3 (its items are described in generations'), poll_runs 2.
+        expect(checked, label).toBe(38);
       }
     } finally {
       await withDefaults.close();
@@ -214,6 +229,7 @@ describe('tools/list', () => {
         'type',
         'wait_seconds',
         'workspace_id',
+        'estimate_only',
       ].sort(),
     );
   });
@@ -235,7 +251,7 @@ describe('tools/list', () => {
     const schema = tool('run_technique').inputSchema;
     expect([...(schema.required ?? [])].sort()).toEqual(['inputs', 'technique_id', 'workspace_id']);
     expect(Object.keys(schema.properties ?? {}).sort()).toEqual(
-      ['callback_url', 'idempotency_key', 'inputs', 'technique_id', 'wait_seconds', 'workspace_id'].sort(),
+      ['callback_url', 'idempotency_key', 'inputs', 'technique_id', 'wait_seconds', 'workspace_id', 'estimate_only'].sort(),
     );
     expect(tool('list_techniques').inputSchema.required ?? []).toEqual([]);
     expect(Object.keys(tool('list_techniques').inputSchema.properties ?? {})).toEqual([
@@ -296,12 +312,13 @@ describe('tools/list', () => {
         expect(text, `${t.name} ${io}`).not.toContain('"minLength"');
       }
     }
-    expect(outputs).toBe(4);
+    // Every tool but the four lists.
+    expect(outputs).toBe(tools.length - 4);
   });
 });
 
 describe('jsonSchemaOf', () => {
-  it('drops implied keywords from schema nodes but keeps fields that happen to bear their names', () => {
+  it('drops implied keywords from schema nodes (items: {} too) but keeps fields that happen to bear their names', () => {
     const schema = z.looseObject({
       additionalProperties: z.unknown().describe('a field named like the keyword'),
       propertyNames: z.string().describe('another one'),

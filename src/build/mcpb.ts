@@ -1,8 +1,8 @@
 /**
  * Build-time only (not in the published bundle): the .mcpb bundle for one-click install in Claude
- * Desktop. Writes dist/mcpb/manifest.json (tools listed from the registry, so it cannot drift)
- * and dist/mcpb/server/index.js (the single-file server); `npm run bundle` then packs it with
- * `mcpb pack`.
+ * Desktop. Writes dist/mcpb/manifest.json (tools listed from the registry, so it cannot drift),
+ * dist/mcpb/server/index.js (the single-file server) and server/proxy-agent.js (which it loads
+ * when a proxy is set); `npm run bundle` then packs it with `mcpb pack`.
  */
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +35,10 @@ export function buildManifest(tools: readonly ToolDefinition[] = buildTools()): 
           FLORA_PROJECT_ID: '${user_config.project_id}',
           FLORA_BASE_URL: '${user_config.base_url}',
           FLORA_TOOLSETS: '${user_config.toolsets}',
+          HTTPS_PROXY: '${user_config.https_proxy}',
+          NO_PROXY: '${user_config.no_proxy}',
+          FLORA_MAX_RUN_USD: '${user_config.max_run_usd}',
+          FLORA_SPEND_LIMIT_USD: '${user_config.spend_limit_usd}',
         },
       },
     },
@@ -70,6 +74,40 @@ export function buildManifest(tools: readonly ToolDefinition[] = buildTools()): 
         required: false,
         default: '',
       },
+      https_proxy: {
+        type: 'string',
+        title: 'HTTPS proxy',
+        description:
+          'Only if your network reaches the internet through a proxy: its URL, with credentials if it wants them (http://user:password@proxy.example.com:8080). Empty: no proxy.',
+        sensitive: true,
+        required: false,
+        default: '',
+      },
+      no_proxy: {
+        type: 'string',
+        title: 'Hosts that bypass the proxy',
+        description:
+          'Optional comma list of hosts and domains reached directly (NO_PROXY), e.g. localhost,.internal.example.com.',
+        required: false,
+        default: '',
+      },
+      // Optional numbers without a default: a host that leaves one empty passes the placeholder
+      // itself, which the server reads as unset (config.ts).
+      max_run_usd: {
+        type: 'number',
+        title: 'Per-run limit (US$)',
+        description:
+          'Optional. A run estimated above this, or of unknown cost, starts only after you confirm it. Empty: no limit.',
+        required: false,
+        min: 0,
+      },
+      spend_limit_usd: {
+        type: 'number',
+        title: 'Total spend limit (US$)',
+        description: 'Optional. Runs this server starts stop once their estimated spend would pass this. Empty: no limit.',
+        required: false,
+        min: 0,
+      },
       base_url: {
         type: 'string',
         title: 'FLORA API base URL',
@@ -87,6 +125,8 @@ function writeBundleDir(root: URL): void {
   mkdirSync(new URL('server/', dir), { recursive: true });
   writeFileSync(new URL('manifest.json', dir), `${JSON.stringify(buildManifest(), null, 2)}\n`);
   copyFileSync(new URL('dist/flora-generation-mcp.js', root), new URL('server/index.js', dir));
+  // Loaded by the server, from next to it, when a proxy is set.
+  copyFileSync(new URL('dist/proxy-agent.js', root), new URL('server/proxy-agent.js', dir));
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -43,6 +43,8 @@ import {
 } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { sleep } from '../sleep.js';
+import { NO_PROXY, usesProxy, type ProxyConfig } from '../proxy.js';
+import { proxiedFetch } from './proxy-fetch.js';
 import { errorFromResponse, networkError, parseSuccess, readBody } from './responses.js';
 import { storageTargetOf, uploadToStorage, type StorageTarget } from './storage-upload.js';
 import { SERVER_NAME, VERSION } from '../version.js';
@@ -96,6 +98,8 @@ export interface FloraClientOptions {
   /** The longest server-requested wait we sit out inside one call; longer is handed to the agent. */
   maxRetryAfterMs?: number;
   fetch?: typeof fetch;
+  /** HTTPS_PROXY, HTTP_PROXY and NO_PROXY: every request, to FLORA or a storage host, follows them. */
+  proxy?: ProxyConfig;
   logger?: Logger;
   random?: () => number;
 }
@@ -105,6 +109,11 @@ export interface CallOptions {
   /** Per-call overrides, for lookups that must stay short (pre-flight checks). */
   timeoutMs?: number;
   maxRetries?: number;
+  /**
+   * Told of every 429 this call meets, retried or not, with FLORA's Retry-After in seconds: a
+   * batch slows all its starts down when one of them is throttled.
+   */
+  onRateLimited?: (retryAfterSeconds: number | undefined) => void;
 }
 
 interface RequestSpec<T> {
@@ -145,8 +154,9 @@ export interface SignedUploadTarget {
 }
 
 export class FloraClient {
-  private readonly opts: Required<Omit<FloraClientOptions, 'fetch' | 'logger' | 'random'>>;
+  private readonly opts: Required<Omit<FloraClientOptions, 'fetch' | 'logger' | 'random' | 'proxy'>>;
   private readonly fetchImpl: typeof fetch;
+  private readonly proxy: ProxyConfig;
   private readonly log: Logger;
   private readonly random: () => number;
 
@@ -161,14 +171,16 @@ export class FloraClient {
       maxBackoffMs: options.maxBackoffMs ?? 8_000,
       maxRetryAfterMs: options.maxRetryAfterMs ?? 20_000,
     };
-    this.fetchImpl = options.fetch ?? globalThis.fetch;
+    this.proxy = options.proxy ?? NO_PROXY;
+    const base = options.fetch ?? globalThis.fetch;
+    this.fetchImpl = usesProxy(this.proxy) ? proxiedFetch(this.proxy, base) : base;
     this.log = options.logger ?? silentLogger;
     this.random = options.random ?? Math.random;
   }
 
   /** The client the user's configuration describes; `extra` tunes it (tests: backoff, fetch). */
   static fromConfig(
-    config: Pick<Config, 'baseUrl' | 'timeoutMs' | 'maxRetries'> & { apiKey: string },
+    config: Pick<Config, 'baseUrl' | 'timeoutMs' | 'maxRetries'> & Partial<Pick<Config, 'proxy'>> & { apiKey: string },
     extra: Partial<FloraClientOptions> = {},
   ): FloraClient {
     return new FloraClient({
@@ -176,6 +188,7 @@ export class FloraClient {
       baseUrl: config.baseUrl,
       timeoutMs: config.timeoutMs,
       maxRetries: config.maxRetries,
+      proxy: config.proxy,
       ...extra,
     });
   }
@@ -364,6 +377,7 @@ export class FloraClient {
   storageUpload(target: StorageTarget, file: Blob, fileName: string, opts: CallOptions = {}): Promise<void> {
     return uploadToStorage(target, file, fileName, {
       fetch: this.fetchImpl,
+      proxy: this.proxy,
       timeoutMs: opts.timeoutMs ?? this.opts.timeoutMs,
       maxRetries: opts.maxRetries ?? this.opts.maxRetries,
       baseBackoffMs: this.opts.baseBackoffMs,
@@ -405,6 +419,7 @@ export class FloraClient {
         return await this.attempt(spec, attempt, deadline);
       } catch (err) {
         if (!(err instanceof FloraError)) throw err;
+        if (err.status === 429) spec.call?.onRateLimited?.(err.retryAfterSeconds);
         if (attempt > 0 && err.code === 'idempotency_duplicate' && spec.idempotencyKey !== undefined) {
           throw spec.creates === 'asset' ? assetAnswerLost(err) : firstAttemptLanded(err, spec.idempotencyKey, spec);
         }
@@ -499,7 +514,7 @@ export class FloraClient {
           err,
         );
       }
-      throw networkError(err, status, this.opts.baseUrl);
+      throw networkError(err, status, url, this.proxy);
     } finally {
       clearTimeout(timeout);
       caller?.removeEventListener('abort', onCallerAbort);

@@ -2,20 +2,25 @@
  * A generation as a StartPlan: POST /generate with the key in the Idempotency-Key header; a lost
  * start is looked for in GET /generations (same workspace and project, same model).
  */
-import { GENERATION_WORDS, type FloraClient } from './client.js';
+import { type CallOptions, GENERATION_WORDS, type FloraClient } from './client.js';
 import { LOOKBACK_LIMIT } from './recover.js';
 import type { GenerateBody, Generation } from './schemas.js';
 import type { StartPlan } from './start.js';
 
-export function generationStart(client: FloraClient, body: GenerateBody): StartPlan<Generation> {
+/** `call` tunes the start's requests (a batch listens for 429s); the signal is the start's own. */
+export function generationStart(
+  client: FloraClient,
+  body: GenerateBody,
+  call: Omit<CallOptions, 'signal'> = {},
+): StartPlan<Generation> {
   return {
     words: GENERATION_WORDS,
-    start: async (key, signal) => ({ started: await client.generate(body, key, { signal }) }),
+    start: async (key, signal) => ({ started: await client.generate(body, key, { ...call, signal }) }),
     recent: async (signal) =>
       (
         await client.listGenerations(
           { workspace_id: body.workspace_id, project_id: body.project_id, limit: LOOKBACK_LIMIT },
-          { signal },
+          { ...call, signal },
         )
       ).generations,
     matches(g) {

@@ -4,7 +4,8 @@
  * and transport failures. The single place where an HTTP outcome becomes an error code.
  */
 import type * as z from 'zod';
-import { FloraApiError, NetworkError, UpstreamError, type FloraError } from '../errors.js';
+import { FloraApiError, NetworkError, ProxyAuthError, UpstreamError, type FloraError } from '../errors.js';
+import { bypassFor, NO_PROXY, proxyFor, proxyLabel, type ProxyConfig } from '../proxy.js';
 import { ErrorEnvelope } from './schemas.js';
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -125,7 +126,9 @@ export function parseSuccess<T>(text: string, schema: z.ZodType<T>, status: numb
   return parsed.data;
 }
 
-export function networkError(err: unknown, status: number | undefined, base: URL): NetworkError {
+export function networkError(err: unknown, status: number | undefined, base: URL, proxy: ProxyConfig = NO_PROXY): FloraError {
+  const failure = proxyFailure(err, base, proxy);
+  if (failure) return failure;
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
   const code = cause?.code ?? (err as { code?: string })?.code ?? 'unknown';
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
@@ -136,7 +139,118 @@ export function networkError(err: unknown, status: number | undefined, base: URL
   }
   const phase = status === undefined ? 'before FLORA answered' : "while reading FLORA's answer";
   return NetworkError.of(
-    `The connection to ${base.host} failed ${phase} (${code}). This is usually transient: try again shortly.`,
+    `The connection to ${base.host}${viaProxy(base, proxy)} failed ${phase} (${code}). This is usually transient: try again shortly.`,
     { cause: err },
+  );
+}
+
+/** An error and its causes, outermost first. */
+function causeChain(err: unknown): unknown[] {
+  const out: unknown[] = [];
+  for (let e = err; e !== undefined && e !== null && out.length < 6; e = (e as { cause?: unknown }).cause) out.push(e);
+  return out;
+}
+
+/**
+ * True when `err` is fetch's rejection of an answer 407 Proxy Authentication Required. fetch never
+ * hands a 407 to its caller (the fetch spec makes it a network error), so it is known by what it
+ * rejects with instead:
+ * - through undici's ProxyAgent: "Proxy response (407) !== 200 when HTTP Tunneling" (CONNECT, for
+ *   https:// URLs) or "Proxy Authentication Required (407)" (a forwarded http:// request);
+ * - newer undici's fetch: the reason "proxy authentication required";
+ * - Node 20's fetch, when something answers 407 with no proxy configured (an intercepting proxy):
+ *   the spec's network error without a reason, a bare Error with an empty message. For the requests
+ *   made here (CORS mode, redirects not followed) no other failure rejects with that.
+ */
+function isProxyAuthRequired(err: unknown): boolean {
+  const chain = causeChain(err);
+  if (chain.some((e) => e instanceof Error && /proxy.*\(407\)|^proxy authentication required$/i.test(e.message))) return true;
+  const cause = chain[1];
+  return (
+    err instanceof TypeError &&
+    cause instanceof Error &&
+    cause.constructor === Error &&
+    cause.message === '' &&
+    (cause as { code?: unknown }).code === undefined
+  );
+}
+
+/** " through the proxy http://proxy:3128 (from HTTPS_PROXY)", or "" for a direct connection. */
+export function viaProxy(url: URL, proxy: ProxyConfig): string {
+  const via = proxyFor(url, proxy);
+  return via ? ` through the proxy ${proxyLabel(via.url)} (from ${via.variable})` : '';
+}
+
+/**
+ * The error for a request to `url` that failed at the proxy, or undefined when it did not: the
+ * proxy wants credentials (407), refused to open a tunnel, cannot be resolved or is not listening.
+ * Through a proxy, the only host this process resolves and connects to is the proxy's, so those
+ * failures name it and its variable rather than FLORA's host.
+ */
+export function proxyFailure(err: unknown, url: URL, proxy: ProxyConfig): FloraError | undefined {
+  const auth = proxyAuthError(err, url, proxy);
+  if (auth) return auth;
+  const via = proxyFor(url, proxy);
+  if (via === undefined) return undefined;
+  const proxyName = `The proxy ${proxyLabel(via.url)} (from ${via.variable})`;
+  const chain = causeChain(err);
+  for (const e of chain) {
+    const tunnel = e instanceof Error ? /Proxy response \((\d{3})\) !== 200/.exec(e.message) : null;
+    if (tunnel) {
+      const status = Number(tunnel[1]);
+      return NetworkError.of(
+        `${proxyName} answered HTTP ${status} to CONNECT ${url.host}: it did not open a connection there. ${status >= 500 ? 'This is often transient: try again shortly; if it persists, ' : ''}ask the user's network admin whether the proxy allows ${url.hostname}, or check ${via.variable}.`,
+        { retryable: status >= 500, cause: err },
+      );
+    }
+  }
+  const code = chain.map((e) => (e as { code?: unknown }).code).find((c): c is string => typeof c === 'string');
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return NetworkError.of(
+      `Could not resolve the proxy's host ${via.url.hostname} (${code}). Check ${via.variable} and the machine's network.`,
+      {
+        retryable: code === 'EAI_AGAIN',
+        cause: err,
+      },
+    );
+  }
+  if (code === 'ECONNREFUSED') {
+    return NetworkError.of(
+      `${proxyName} refused the connection (ECONNREFUSED): nothing listens there. Check ${via.variable} and that the proxy is running.`,
+      {
+        cause: err,
+      },
+    );
+  }
+  return undefined;
+}
+
+/**
+ * The error for a request to `url` that a proxy refused with 407, or undefined when `err` is not
+ * that. The message says how to give credentials, and never shows the proxy's password.
+ */
+function proxyAuthError(err: unknown, url: URL, proxy: ProxyConfig): ProxyAuthError | undefined {
+  if (!isProxyAuthRequired(err)) return undefined;
+  const fix =
+    'percent-encode @ : / in the user name or password (p%40ss for p@ss), then restart the MCP client. Retrying will not help until then; tell the user.';
+  const via = proxyFor(url, proxy);
+  if (via) {
+    const who = `The proxy ${proxyLabel(via.url)} (from ${via.variable}) answered 407 Proxy Authentication Required`;
+    if (via.url.username || via.url.password) {
+      return ProxyAuthError.of(
+        `${who}: it refused the user name and password in ${via.variable}, so nothing reached ${url.host}. Correct them in that URL (${via.url.protocol}//USER:PASSWORD@${via.url.host}); ${fix}`,
+        err,
+      );
+    }
+    return ProxyAuthError.of(
+      `${who}: it wants a user name and password, so nothing reached ${url.host}. Put them in the proxy URL in this server's env: ${via.variable}=${via.url.protocol}//USER:PASSWORD@${via.url.host}; ${fix}`,
+      err,
+    );
+  }
+  const bypass = bypassFor(url, proxy);
+  const variable = url.protocol === 'http:' ? 'HTTP_PROXY' : 'HTTPS_PROXY';
+  return ProxyAuthError.of(
+    `Something between this server and ${url.host} answered 407 Proxy Authentication Required: this network reaches it through a proxy that wants a user name and password, and no proxy is configured for ${url.host}${bypass ? ` (it matches "${bypass}" in NO_PROXY)` : ''}. Set ${variable}=http://USER:PASSWORD@PROXY_HOST:PORT in this server's env with your proxy's address; ${fix}`,
+    err,
   );
 }

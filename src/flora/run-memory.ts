@@ -1,7 +1,8 @@
 /**
  * What this server learned about the runs it started: when each started and FLORA's estimate,
  * to schedule later polls, to tell the runs other calls already answered from a lost one, and
- * for a technique run its technique (technique runs are polled under it); and the route each
+ * for a technique run its technique (technique runs are polled under it), for a generation its
+ * project (its runs are polled by the project's list); and the route each
  * technique start's idempotency key went out on, since FLORA knows a key only on its own route.
  * Bounded: the oldest entry goes first.
  */
@@ -9,20 +10,20 @@ export interface RememberedRun {
   estimatedSeconds: number | null;
   startedAtMs: number;
   techniqueId?: string;
+  /** A generation's project: its runs are polled many at once through the project's list. */
+  projectId?: string;
 }
+
+/** Where a remembered run lives: a technique run under its technique, a generation in its project. */
+export type RunPlace = Pick<RememberedRun, 'techniqueId' | 'projectId'>;
 
 export class RunMemory {
   private readonly runs = new Map<string, RememberedRun>();
   private readonly keyRoutes = new Map<string, string>();
   constructor(private readonly limit = 1_000) {}
 
-  remember(runId: string, estimatedSeconds: number | null, startedAtMs: number, techniqueId?: string): void {
-    bounded(
-      this.runs,
-      runId,
-      { estimatedSeconds, startedAtMs, ...(techniqueId === undefined ? {} : { techniqueId }) },
-      this.limit,
-    );
+  remember(runId: string, estimatedSeconds: number | null, startedAtMs: number, place: RunPlace = {}): void {
+    bounded(this.runs, runId, { estimatedSeconds, startedAtMs, ...place }, this.limit);
   }
 
   /** A start's key went out on this route: a retry with the key must take the same one. */

@@ -2,12 +2,14 @@
  * Start exactly once: one POST with one idempotency key (the same on every retry), and when the
  * answer is lost on the way back, the run that start created is found again in FLORA's history,
  * never started a second time. Single, batch and technique starts all go through here; each
- * describes itself as a StartPlan (how to start, where its runs are listed, which can be its own).
+ * describes itself as a StartPlan (how to start, where its runs are listed, which can be its own)
+ * and brings the spend guard's hold, which is settled here by the start's outcome.
  */
 import { FloraApiError, FloraError } from '../errors.js';
 import { isLostStart, type StartWords } from './client.js';
 import { pickLostRun, type RecentRun } from './recover.js';
 import { epochMs, type RunStatus, type StartRunResponse } from './schemas.js';
+import type { SpendHold } from './spend-ledger.js';
 
 /** A start's answer: the envelope, and the run's state when the answer shows it. */
 export interface StartAnswer {
@@ -27,6 +29,11 @@ export interface StartOptions {
   signal: AbortSignal;
   /** Runs whose start this server already answered: they belong to other calls. */
   isKnown(runId: string): boolean;
+  /**
+   * The spend guard's hold for this start (spend.ts authorize): settled here, whatever the
+   * outcome, so no billed start can pass the guard unseen or leave its hold behind.
+   */
+  hold: SpendHold;
 }
 
 /** One kind of start: how it is made, and how its run is found again when the answer is lost. */
@@ -49,6 +56,17 @@ export async function startOrRecover<R extends RecentRun>(
   idempotencyKey: string,
   opts: StartOptions,
 ): Promise<Started> {
+  try {
+    const started = await startOnce(plan, idempotencyKey, opts);
+    opts.hold.started(started.started.run_id, started.started.charged_cost);
+    return started;
+  } catch (err) {
+    opts.hold.failed(err);
+    throw err;
+  }
+}
+
+async function startOnce<R extends RecentRun>(plan: StartPlan<R>, idempotencyKey: string, opts: StartOptions): Promise<Started> {
   const firstAttemptAt = Date.now();
   let answer: StartAnswer;
   try {

@@ -6,6 +6,8 @@
  */
 import { CancelledError, FloraError, NetworkError, SourceRefusedError, TimeoutError, UpstreamError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { NO_PROXY, type ProxyConfig } from '../proxy.js';
+import { proxyFailure, viaProxy } from './responses.js';
 import { sleep } from '../sleep.js';
 import type { SignedUpload } from './schemas.js';
 
@@ -32,6 +34,8 @@ export function storageTargetOf(answer: SignedUpload): StorageTarget {
 
 export interface StorageUploadOptions {
   fetch: typeof fetch;
+  /** For the advice when a proxy refuses the upload (407); `fetch` already follows it. */
+  proxy?: ProxyConfig;
   /** Time allowed for a tiny file; the size adds a second per MIN_BYTES_PER_SECOND. */
   timeoutMs: number;
   maxRetries: number;
@@ -140,9 +144,14 @@ async function attemptUpload(
         cause: err,
       });
     }
+    const proxy = opts.proxy ?? NO_PROXY;
+    const failure = proxyFailure(err, url, proxy);
+    if (failure) throw failure;
     const code = (err as { cause?: { code?: string } })?.cause?.code ?? 'unknown';
     const phase = status === undefined ? 'while sending the file' : "while reading the storage host's answer";
-    throw NetworkError.of(`The connection to the storage host ${url.host} failed ${phase} (${code}).`, { cause: err });
+    throw NetworkError.of(`The connection to the storage host ${url.host}${viaProxy(url, proxy)} failed ${phase} (${code}).`, {
+      cause: err,
+    });
   } finally {
     clearTimeout(timeout);
   }

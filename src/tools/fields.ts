@@ -35,11 +35,13 @@ export const projectField = (fallback: string | undefined) =>
 /** An optional project ID without a default (e.g. where to place an upload as well). */
 export const optionalProjectField = (describe: string) => idString('prj_', 'project').optional().describe(describe);
 
-export const runIdField = () =>
-  ruledString(RUN_ID_PATTERN, RUN_ID_RULE).describe('run_... ID from start_generation_run or run_technique.');
+/** A run ID held to the same rule: for a list of them. */
+export const runIdOf = () => ruledString(RUN_ID_PATTERN, RUN_ID_RULE);
 
-export const waitSecondsField = (max: number) =>
-  z.number().min(0).max(max).optional().describe('Seconds to wait for the run to end, with progress.');
+export const runIdField = () => runIdOf().describe('run_... ID from start_generation_run or run_technique.');
+
+export const waitSecondsField = (max: number, what = 'the run') =>
+  z.number().min(0).max(max).optional().describe(`Seconds to wait for ${what} to end, with progress.`);
 
 /** A technique ID: it goes into URL paths, so it is held to what cannot change them. */
 const techniqueId = () => ruledString(TECHNIQUE_ID_PATTERN, TECHNIQUE_ID_RULE);
@@ -68,6 +70,9 @@ export const idempotencyKeyField = () =>
   ruledString(/^[\x21-\x7E]{1,255}$/, 'must be 1-255 printable ASCII characters without spaces')
     .optional()
     .describe('Only to retry a start whose error gave one: that key. Never retry such a start without it.');
+
+export const estimateOnlyField = () =>
+  z.boolean().optional().describe('true: return estimated_usd and the limits only; start nothing.');
 
 /** limit and cursor of a paged list: FLORA pages 1-100 items, next_cursor leads to the next page. */
 export const pageFields = (items: string) => ({

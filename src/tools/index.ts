@@ -4,6 +4,7 @@
  * exports its tools; adding one is a line there.
  */
 import { loadConfig, TOOLSET_NAMES, type Config, type ToolsetName } from '../config.js';
+import { batchTools } from './batch/index.js';
 import { discoveryTools } from './discovery/index.js';
 import { generationTools } from './generation/index.js';
 import { mediaTools } from './media/index.js';
@@ -11,12 +12,12 @@ import { runsTools } from './runs/index.js';
 import { techniquesTools } from './techniques/index.js';
 import type { ToolDefinition, ToolFactory, ToolOptions } from './tool.js';
 
-/** What each toolset holds. `batch` is named now and filled by later tools. */
+/** What each toolset holds. */
 const TOOLSETS: Readonly<Record<ToolsetName, readonly ToolFactory[]>> = {
   generate: [...discoveryTools, ...generationTools, ...runsTools],
   media: mediaTools,
   techniques: techniquesTools,
-  batch: [],
+  batch: batchTools,
 };
 
 export type RegistryConfig = ToolOptions & Pick<Config, 'toolsets'>;

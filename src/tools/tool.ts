@@ -10,6 +10,7 @@ import { FloraError, InvalidArgumentsError, type FieldIssue } from '../errors.js
 import type { ModelCatalog } from '../flora/catalog.js';
 import type { FloraClient } from '../flora/client.js';
 import type { RunMemory } from '../flora/run-memory.js';
+import type { SpendGuard } from '../flora/spend.js';
 import type { TechniqueCatalog } from '../flora/technique-catalog.js';
 import { redactValue, type Logger, type Redactor } from '../log.js';
 
@@ -40,6 +41,8 @@ export interface ToolContext {
   roots(): Promise<readonly string[] | undefined>;
   /** Technique definitions, cached, for pre-flight checks of technique runs. */
   techniques: TechniqueCatalog;
+  /** The user's spend limits, this account's ledger, and how to ask the user to confirm a costly start. */
+  spend: SpendGuard;
 }
 
 export interface ToolOutput<T> {

@@ -14,12 +14,15 @@
  *   One fake and one server process per case, so the cases run concurrently.
  * - upload memory: the server's resident memory growth while upload_media streams a 100 MB file
  *   by signed upload (test/bench/upload-memory.ts).
+ * - batches: 12 starts in one start_generation_batch call against 12 start_generation_run calls,
+ *   and the polling requests for 8 runs waited for by list against run by run (test/bench/batch.ts).
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { toolsetOfTool } from '../../src/tools/index.js';
 import { FAKE_KEY, FakeFlora } from '../helpers/fake-flora.js';
 import { DEFAULTS_ENV, TOOLS_LIST_BUDGETS } from '../helpers/tools-list-budget.js';
+import { batchBench } from './batch.js';
 import { coldStart } from './cold-start.js';
 import { httpLoad } from './http-load.js';
 import { uploadMemory } from './upload-memory.js';
@@ -263,6 +266,7 @@ const PARTS: Record<string, () => Promise<void>> = {
   sizes: () => withFake(toolsListSizes),
   overhead: () => withFake(perCallOverhead),
   polling,
+  batch: batchBench,
   'cold-start': () => coldStart(),
   http: httpLoad,
   upload: uploadMemory,

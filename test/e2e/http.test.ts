@@ -1,60 +1,22 @@
 /**
  * Streamable HTTP mode through the SDK's own Streamable HTTP client: per-request keys, 401 without
  * one, Host/Origin checks, limits, /healthz, drain, and two users in parallel each reaching FLORA
- * with their own key only. `logged` holds every line the server writes: its own logger's and, via
- * the logWrite seam, each request's logger's (where a request's key must be redacted).
+ * with their own key only. Progress and cancellation are in http-progress.test.ts.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import { startHttpServer, type HttpServer } from '../../src/http.js';
-import { createLogger, makeRedactor } from '../../src/log.js';
 import { FAKE_KEY, floraError, type FakeFlora } from '../helpers/fake-flora.js';
-import { structuredOf, TOOL_NAMES, useFakeFlora } from '../helpers/harness.js';
+import { errorOf, structuredOf, TOOL_NAMES } from '../helpers/harness.js';
+import { useHttpMode } from '../helpers/http-mode.js';
 
 let fake: FakeFlora;
-let http: HttpServer | undefined;
-const clients: Client[] = [];
-let logged = '';
-
-useFakeFlora(
-  (f) => (fake = f),
-  async () => {
-    for (const c of clients.splice(0)) await c.close().catch(() => {});
-    await http?.close(100);
-    http = undefined;
-    logged = '';
-  },
-);
-
-async function start(opts: { env?: Record<string, string>; allowedHosts?: string[]; useEnvKey?: boolean } = {}) {
-  const config = loadConfig({ FLORA_BASE_URL: fake.baseUrl, FLORA_LOG: 'debug', ...opts.env });
-  http = await startHttpServer({
-    config,
-    host: '127.0.0.1',
-    port: 0,
-    allowedHosts: opts.allowedHosts ?? [],
-    useEnvKey: opts.useEnvKey ?? false,
-    log: createLogger('debug', makeRedactor(config.apiKey), (line) => (logged += line)),
-    logWrite: (line) => (logged += line),
-  });
-  return http;
-}
-
-async function connect(headers: Record<string, string>): Promise<Client> {
-  const transport = new StreamableHTTPClientTransport(new URL(http!.url), { requestInit: { headers } });
-  const client = new Client({ name: 'http-test', version: '0' });
-  await client.connect(transport);
-  clients.push(client);
-  return client;
-}
+const { start, connect, server, forget, logged } = useHttpMode((f) => (fake = f));
 
 const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
@@ -63,7 +25,7 @@ function raw(
   path: string,
   opts: { method?: string; headers?: Record<string, string>; body?: string } = {},
 ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
-  const url = new URL(http!.url);
+  const url = new URL(server().url);
   return new Promise((resolve, reject) => {
     const req = request(
       { host: url.hostname, port: url.port, path, method: opts.method ?? 'POST', headers: { ...JSON_HEADERS, ...opts.headers } },
@@ -80,7 +42,7 @@ function raw(
 
 /** A POST to /mcp whose body goes out in `chunks`, chunked: no Content-Length announces its size. */
 function postChunked(chunks: string[]): Promise<{ status: number; body: string }> {
-  const url = new URL(http!.url);
+  const url = new URL(server().url);
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -113,7 +75,7 @@ function postChunked(chunks: string[]): Promise<{ status: number; body: string }
  * open: the answer, or 'no answer' when none came within `waitMs`.
  */
 function announceOnly(contentLength: number, waitMs = 2_000): Promise<{ status: number; body: string } | 'no answer'> {
-  const url = new URL(http!.url);
+  const url = new URL(server().url);
   return new Promise((resolve) => {
     const req = request({
       host: url.hostname,
@@ -217,9 +179,9 @@ describe('Streamable HTTP mode', () => {
     );
     expect(fake.runs.has(started.run_id)).toBe(true);
     // FLORA's message was logged, with the key in it hidden.
-    expect(logged).toContain(CATALOG_WARNING);
-    expect(logged).toContain('Key [redacted] may not read the model catalog');
-    expect(logged).not.toContain(teamKey);
+    expect(logged()).toContain(CATALOG_WARNING);
+    expect(logged()).toContain('Key [redacted] may not read the model catalog');
+    expect(logged()).not.toContain(teamKey);
   });
 
   it('also takes the key from X-Flora-Api-Key', async () => {
@@ -341,9 +303,9 @@ describe('Streamable HTTP mode', () => {
       ['ws_studio', `Bearer ${keyA}`],
     ]);
     // Both catalog refusals were logged, each with its request's key hidden.
-    expect(logged.split(CATALOG_WARNING)).toHaveLength(3);
-    expect(logged).not.toContain(keyA);
-    expect(logged).not.toContain(keyB);
+    expect(logged().split(CATALOG_WARNING)).toHaveLength(3);
+    expect(logged()).not.toContain(keyA);
+    expect(logged()).not.toContain(keyB);
   });
 
   it('drains on close: a call in flight is answered, new requests are refused', async () => {
@@ -355,11 +317,50 @@ describe('Streamable HTTP mode', () => {
     const client = await connect({ Authorization: `Bearer ${FAKE_KEY}` });
     const inFlight = client.callTool({ name: 'list_workspaces', arguments: {} });
     await new Promise((r) => setTimeout(r, 100));
-    const closed = http!.close(5_000);
+    const closed = server().close(5_000);
     const result = (await inFlight) as CallToolResult;
     expect(result.isError).toBeUndefined();
     await closed;
     await expect(raw('/healthz', { method: 'GET' })).rejects.toThrow();
-    http = undefined;
+    forget();
+  });
+});
+
+describe('Streamable HTTP mode: spend limits', () => {
+  it('refuses a run above FLORA_MAX_RUN_USD as budget_exceeded instead of asking, even a client that declares elicitation', async () => {
+    await start({ env: { FLORA_MAX_RUN_USD: '0.10' } });
+    const asked: unknown[] = [];
+    const client = await connect({ Authorization: `Bearer ${FAKE_KEY}` }, undefined, asked);
+    const i2v = { ...START_WITH_MODEL, type: 'video', model: 'i2v-kling-2.5' };
+    const error = errorOf((await client.callTool({ name: 'start_generation_run', arguments: i2v })) as CallToolResult);
+
+    expect(error).toMatchObject({ code: 'budget_exceeded', retryable: false });
+    expect(error.message).toContain('it is estimated at US$0.327, above FLORA_MAX_RUN_USD (US$0.10)');
+    expect(error.message).toContain('this server is reached over HTTP, whose stateless requests cannot carry a question back');
+    expect(error.message).toContain('The user can raise FLORA_MAX_RUN_USD');
+    expect(asked).toEqual([]);
+    expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /models']);
+  });
+
+  it('counts FLORA_SPEND_LIMIT_USD per key across requests: one user reaching it does not stop another', async () => {
+    const keyA = 'flora-team-a-51c07e';
+    const keyB = 'flora-team-b-9a2f44';
+    fake.otherKeys = [keyA, keyB];
+    await start({ env: { FLORA_SPEND_LIMIT_USD: '0.05' } });
+    const a = await connect({ Authorization: `Bearer ${keyA}` });
+    const b = await connect({ Authorization: `Bearer ${keyB}` });
+    const startWith = (c: Client) =>
+      c.callTool({ name: 'start_generation_run', arguments: START_WITH_MODEL }) as Promise<CallToolResult>;
+
+    // Each call is its own HTTP request and MCP server: the count lives across them, per key.
+    expect(structuredOf(await startWith(a))).toMatchObject({ estimated_usd: 0.04, spent_usd: 0.04, spend_limit_usd: 0.05 });
+    const refused = errorOf(await startWith(a));
+    expect(refused.code).toBe('budget_exceeded');
+    expect(refused.message).toContain("this server's runs have already spent US$0.04 of FLORA_SPEND_LIMIT_USD (US$0.05)");
+    expect(structuredOf(await startWith(b))).toMatchObject({ spent_usd: 0.04 });
+
+    const starts = fake.requests.filter((r) => r.path === '/generate').map((r) => r.headers.authorization);
+    expect(starts).toEqual([`Bearer ${keyA}`, `Bearer ${keyB}`]);
+    expect(logged()).not.toContain(keyA);
   });
 });

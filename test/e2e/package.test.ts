@@ -13,6 +13,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_KEY, type FakeFlora } from '../helpers/fake-flora.js';
+import { FakeProxy } from '../helpers/fake-proxy.js';
 import { structuredOf, TOOL_NAMES, useFakeFlora } from '../helpers/harness.js';
 
 const run = promisify(execFile);
@@ -52,7 +53,7 @@ async function cli(args: string[], env: Record<string, string> = {}) {
 
 describe('the packed package', () => {
   it('ships the single-file server and nothing it does not need', () => {
-    expect(tarballFiles).toEqual(['README.md', 'dist/flora-generation-mcp.js', 'package.json']);
+    expect(tarballFiles).toEqual(['README.md', 'dist/flora-generation-mcp.js', 'dist/proxy-agent.js', 'package.json']);
   });
 
   it('installs with no network and serves MCP over stdio from its bin', async () => {
@@ -96,6 +97,25 @@ describe('the packed package', () => {
     expect(r.stdout).toContain('ws_studio  Studio (owner)');
     expect(r.stdout).toContain('ws_client  Client work (member)');
     expect(fake.requests.map((q) => q.path)).toEqual(['/workspaces']);
+  });
+
+  it('behind a proxy, --check goes through it (undici, shipped as dist/proxy-agent.js, loads) and names it', async () => {
+    const proxy = await FakeProxy.start();
+    try {
+      proxy.credentials = 'corp:s3cret';
+      const r = await cli(['--check'], {
+        FLORA_API_KEY: FAKE_KEY,
+        FLORA_BASE_URL: fake.baseUrl,
+        HTTP_PROXY: proxy.url('corp:s3cret'),
+      });
+      expect(r).toMatchObject({ code: 0, stderr: '' });
+      expect(r.stdout).toContain(`Proxy: ${proxy.url()} (from HTTP_PROXY, with credentials).`);
+      expect(r.stdout).not.toContain('s3cret');
+      expect(proxy.requests.map((q) => `${q.method} ${q.target}`)).toEqual([`GET ${fake.baseUrl}/workspaces`]);
+      expect(fake.requests.map((q) => q.headers.authorization)).toEqual([`Bearer ${FAKE_KEY}`]);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('--check names the exact reason it cannot reach FLORA, and exits non-zero', async () => {

@@ -11,6 +11,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FAKE_KEY, FakeFlora, MODELS } from '../helpers/fake-flora.js';
+import { FakeProxy } from '../helpers/fake-proxy.js';
 import { errorOf, GENERATE_TOOL_NAMES, structuredOf, TOOL_NAMES, VALID_CALLS, VALID_START } from '../helpers/harness.js';
 import { BUNDLE } from '../helpers/paths.js';
 
@@ -169,6 +170,37 @@ describe('stdio server', () => {
       expect(fake.requests).toHaveLength(1);
     } finally {
       await client.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('behind HTTP_PROXY, sends every FLORA call through it, a multipart upload included', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flora-e2e-proxy-'));
+    const png = Buffer.concat([
+      Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489', 'hex'),
+      Buffer.alloc(64, 7),
+    ]);
+    writeFileSync(join(dir, 'still.png'), png);
+    const proxy = await FakeProxy.start();
+    const { client, stderr } = await spawnClient({ FLORA_API_KEY: FAKE_KEY, HTTP_PROXY: proxy.url() });
+    try {
+      const out = structuredOf<{ status: string }>(
+        (await client.callTool({
+          name: 'upload_media',
+          arguments: { source: join(dir, 'still.png'), workspace_id: 'ws_studio' },
+        })) as CallToolResult,
+      );
+      expect(out.status).toBe('ready');
+      expect(proxy.requests.map((r) => `${r.method} ${r.target}`)).toEqual([`POST ${fake.baseUrl}/assets`]);
+      const [req] = fake.requestsTo('POST', '/assets');
+      expect(req!.headers.authorization).toBe(`Bearer ${FAKE_KEY}`);
+      const file = req!.form!.get('file') as File;
+      expect(file.type).toBe('image/png');
+      expect(Buffer.from(await file.arrayBuffer()).equals(png)).toBe(true);
+      expect(stderr()).not.toContain(FAKE_KEY);
+    } finally {
+      await client.close();
+      await proxy.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -352,6 +352,17 @@ export class FakeFlora {
   keyWorkspaceId = 'ws_studio';
   /** Consulted before every route: return a Handler to inject a fault into this request. */
   chaos: ((req: RecordedRequest) => Handler | undefined) | undefined;
+  /**
+   * Holds each POST /generate before it is answered, as FLORA's own start latency does: for `ms`,
+   * or until `untilInFlight` starts are in flight (then every held one goes on), whichever first.
+   */
+  startHold: { ms: number; untilInFlight?: number } | undefined;
+  /** POST /generate requests received and not yet answered, now and at most so far. */
+  startsInFlight = 0;
+  peakStartsInFlight = 0;
+  /** How many starts were in flight when each POST /generate arrived (itself included), in order. */
+  readonly startsInFlightOnArrival: number[] = [];
+  private heldStarts: Array<() => void> = [];
   private readonly overrides = new Map<string, Handler>();
   private readonly onceOverrides = new Map<string, Handler[]>();
   private counter = 0;
@@ -426,6 +437,11 @@ export class FakeFlora {
     this.techniqueKeyReplay = false;
     this.keyWorkspaceId = 'ws_studio';
     this.chaos = undefined;
+    this.startHold = undefined;
+    this.startsInFlight = 0;
+    this.peakStartsInFlight = 0;
+    this.startsInFlightOnArrival.length = 0;
+    for (const release of this.heldStarts.splice(0)) release();
     this.assets.reset();
   }
 
@@ -514,8 +530,34 @@ export class FakeFlora {
       return;
     }
     const defaultReply = () => this.authenticate(req) ?? defaultRoute!(req);
-    const reply = handler ? await handler(req, res, { fake: this, defaultReply }) : defaultReply();
-    if (reply) send(res, reply, requestId);
+    const isStart = key === 'POST /generate';
+    if (isStart) await this.admitStart();
+    try {
+      const reply = handler ? await handler(req, res, { fake: this, defaultReply }) : defaultReply();
+      if (reply) send(res, reply, requestId);
+    } finally {
+      if (isStart) this.startsInFlight--;
+    }
+  }
+
+  /** Counts a start in flight and holds it as `startHold` says. */
+  private async admitStart(): Promise<void> {
+    this.startsInFlight++;
+    this.peakStartsInFlight = Math.max(this.peakStartsInFlight, this.startsInFlight);
+    this.startsInFlightOnArrival.push(this.startsInFlight);
+    const hold = this.startHold;
+    if (!hold) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(release, hold.ms);
+      function release() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.heldStarts.push(release);
+      if (hold.untilInFlight !== undefined && this.startsInFlight >= hold.untilInFlight) {
+        for (const r of this.heldStarts.splice(0)) r();
+      }
+    });
   }
 
   private authenticate(req: RecordedRequest): Reply | undefined {
@@ -655,6 +697,9 @@ export class FakeFlora {
   private listGenerations(req: RecordedRequest): Reply {
     const { workspace_id, project_id, status } = req.query;
     const limit = Number(req.query.limit ?? 20);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+      return floraError(400, 'input_validation_error', 'Invalid query.', [{ field: 'limit', message: 'limit must be 1-100.' }]);
+    }
     const offset = req.query.cursor ? Number(Buffer.from(req.query.cursor, 'base64url').toString()) : 0;
     const all = [...this.runs.values()]
       .filter(

@@ -4,7 +4,13 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { ListRootsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import {
+  type CallToolResult,
+  type ElicitRequest,
+  ElicitRequestSchema,
+  type ElicitResult,
+  ListRootsRequestSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import type { ErrorPayload } from '../../src/errors.js';
@@ -36,6 +42,8 @@ export interface ConnectOptions {
   roots?: string[];
   /** How the server believes it is reached (default stdio). */
   transport?: 'stdio' | 'http';
+  /** Declare the elicitation capability and answer each elicitation/create with this (the user's answer). */
+  elicit?: (params: ElicitRequest['params']) => ElicitResult | Promise<ElicitResult>;
 }
 
 export async function connect(fake: FakeFlora | undefined, opts: ConnectOptions = {}): Promise<Connected> {
@@ -53,12 +61,14 @@ export async function connect(fake: FakeFlora | undefined, opts: ConnectOptions 
   });
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
   await mcp.server.connect(serverTransport);
-  const roots = opts.roots;
-  const client = new Client(
-    { name: 'vitest', version: '0' },
-    roots ? { capabilities: { roots: { listChanged: true } } } : undefined,
-  );
+  const { roots, elicit } = opts;
+  const capabilities = {
+    ...(roots ? { roots: { listChanged: true } } : {}),
+    ...(elicit ? { elicitation: {} } : {}),
+  };
+  const client = new Client({ name: 'vitest', version: '0' }, { capabilities });
   if (roots) client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: roots.map((uri) => ({ uri })) }));
+  if (elicit) client.setRequestHandler(ElicitRequestSchema, (request) => elicit(request.params));
   await client.connect(clientTransport);
   return {
     client,
@@ -109,8 +119,10 @@ export const GENERATE_TOOL_NAMES = [
 ] as const;
 /** The techniques toolset's tools, in tools/list order. */
 export const TECHNIQUES_TOOL_NAMES = ['list_techniques', 'run_technique'] as const;
+/** The batch toolset's tools, in tools/list order. */
+export const BATCH_TOOL_NAMES = ['start_generation_batch', 'poll_runs'] as const;
 /** The tools a server offers by default (every toolset), in the order tools/list gives them. */
-export const TOOL_NAMES = [...GENERATE_TOOL_NAMES, 'upload_media', ...TECHNIQUES_TOOL_NAMES] as const;
+export const TOOL_NAMES = [...GENERATE_TOOL_NAMES, 'upload_media', ...TECHNIQUES_TOOL_NAMES, ...BATCH_TOOL_NAMES] as const;
 export type ToolName = (typeof TOOL_NAMES)[number];
 
 /** A valid run_technique call: tech_product-shot with its one required input. */
@@ -130,6 +142,8 @@ const VALID_ARGS: { readonly [T in ToolName]: Readonly<Record<string, unknown>> 
   upload_media: { source: 'https://example.com/mug.png', workspace_id: 'ws_studio' },
   list_techniques: {},
   run_technique: VALID_TECHNIQUE_RUN,
+  start_generation_batch: { generations: [VALID_START] },
+  poll_runs: { run_ids: ['run_abc123'] },
 };
 
 /**

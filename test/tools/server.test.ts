@@ -124,6 +124,10 @@ describe('server instructions', () => {
       techniques,
     ).toBe(true);
     expect([...at].sort((a, b) => a - b)).toEqual(at);
+    // The spend guard's word is the user's: the agent is told to pass it on, not to get round it.
+    const cost = lines.find((l) => l.startsWith('Cost'));
+    expect(cost).toContain('estimate_only');
+    expect(cost).toContain('budget_exceeded or confirmation_declined');
     expect(fake.requests).toHaveLength(0);
   });
 });

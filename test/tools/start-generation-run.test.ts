@@ -87,6 +87,8 @@ describe('start_generation_run: what FLORA receives and what the agent gets', ()
       model: { model_id: 't2i-flux-2-pro' },
       technique: null,
       action: null,
+      // FLORA's catalog: 40 credits at US$0.001 each.
+      estimated_usd: 0.04,
     });
     expect(out.run_id).toMatch(/^run_/);
   });
@@ -158,6 +160,8 @@ describe('start_generation_run: what FLORA receives and what the agent gets', ()
       action: null,
       queue_position: 3,
       billing: { tier: 'pro', breakdown: { base: 0.03, surcharge: [0.01] } },
+      // No model named: the workspace default's cost is unknown.
+      estimated_usd: null,
     });
     expectGenerateRequest(onlyRequest());
   });

@@ -6,7 +6,15 @@
 import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
 import type { FakeFlora } from '../helpers/fake-flora.js';
-import { failure, GENERATE_TOOL_NAMES, success, TECHNIQUES_TOOL_NAMES, TOOL_NAMES, useConnections } from '../helpers/harness.js';
+import {
+  BATCH_TOOL_NAMES,
+  failure,
+  GENERATE_TOOL_NAMES,
+  success,
+  TECHNIQUES_TOOL_NAMES,
+  TOOL_NAMES,
+  useConnections,
+} from '../helpers/harness.js';
 
 let fake: FakeFlora;
 const { open } = useConnections((f) => (fake = f));
@@ -34,18 +42,26 @@ describe('FLORA_TOOLSETS', () => {
     expect(fake.requests.map((r) => r.path)).toEqual(['/techniques']);
   });
 
+  it('batch lists exactly start_generation_batch and poll_runs, and they work', async () => {
+    expect(await listed({ FLORA_TOOLSETS: 'batch' })).toEqual(BATCH_TOOL_NAMES);
+    const c = await open({ env: { FLORA_TOOLSETS: 'batch' } });
+    const out = success(await c.call('poll_runs', { run_ids: ['run_nope'] }));
+    expect(out.runs).toMatchObject([{ run_id: 'run_nope', error: { code: 'not_found' } }]);
+    expect(fake.requests.map((r) => r.path)).toEqual(['/runs/run_nope']);
+  });
+
   it('unset lists every tool of every toolset', async () => {
     expect(await listed({})).toEqual(TOOL_NAMES);
-    expect(TOOL_NAMES).toEqual([...GENERATE_TOOL_NAMES, 'upload_media', ...TECHNIQUES_TOOL_NAMES]);
+    expect(TOOL_NAMES).toEqual([...GENERATE_TOOL_NAMES, 'upload_media', ...TECHNIQUES_TOOL_NAMES, ...BATCH_TOOL_NAMES]);
   });
 
   it('a tool of a toolset the user did not enable is unknown, and the error says which toolset has it', async () => {
     const c = await open({ env: { FLORA_TOOLSETS: 'media,batch' } });
-    expect((await c.client.listTools()).tools.map((t) => t.name)).toEqual(['upload_media']);
+    expect((await c.client.listTools()).tools.map((t) => t.name)).toEqual(['upload_media', ...BATCH_TOOL_NAMES]);
     const call = c.call('poll_run', { run_id: 'run_1' });
     await expect(call).rejects.toMatchObject({ code: ErrorCode.InvalidParams });
     await expect(call).rejects.toThrow(
-      'Tool "poll_run" is in the toolset "generate", which this server does not enable (enabled: media, batch; the user sets FLORA_TOOLSETS or --toolsets). Available tools: upload_media.',
+      'Tool "poll_run" is in the toolset "generate", which this server does not enable (enabled: media, batch; the user sets FLORA_TOOLSETS or --toolsets). Available tools: upload_media, start_generation_batch, poll_runs.',
     );
     expect(fake.requests).toHaveLength(0);
   });

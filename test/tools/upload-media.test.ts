@@ -10,8 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ListRootsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FAKE_KEY, type FakeFlora, faults, floraError } from '../helpers/fake-flora.js';
+import { FakeProxy } from '../helpers/fake-proxy.js';
 import { failure, success, useConnections } from '../helpers/harness.js';
 
 let fake: FakeFlora;
@@ -268,6 +269,53 @@ describe('a local file over 4 MB', () => {
     fake.assets.storageReply = () => (++calls === 1 ? { status: 503 } : undefined);
     success((await upload({ source: files.mp4 })).result);
     expect(fake.assets.storageUploads.map((u) => u.fileBytes)).toEqual([5_000_000, 5_000_000]);
+  });
+});
+
+describe('a local file over 4 MB, behind a proxy', () => {
+  let proxy: FakeProxy;
+  beforeAll(async () => {
+    proxy = await FakeProxy.start();
+  });
+  afterAll(() => proxy.close());
+  beforeEach(() => proxy.reset());
+  /** FLORA addressed as localhost, so NO_PROXY can tell it from the storage host (the fake's 127.0.0.1 origin). */
+  const floraAtLocalhost = () => fake.baseUrl.replace('127.0.0.1', 'localhost');
+
+  it("the storage upload goes through the proxy too, still without FLORA's key", async () => {
+    success((await upload({ source: files.mp4 }, { env: { HTTP_PROXY: proxy.url() } })).result);
+    const asset = [...fake.assets.assets.values()][0]!;
+    expect(proxy.requests.map((r) => `${r.method} ${r.target.replace(fake.origin, '')}`)).toEqual([
+      'POST /api/v1/assets',
+      `POST ${fake.assets.storageUploads[0]!.path}`,
+      `POST /api/v1/assets/${asset.asset_id}/complete`,
+    ]);
+    const storage = proxy.requests[1]!;
+    expect(storage.headers.authorization).toBeUndefined();
+    expect(JSON.stringify(storage.headers)).not.toContain(FAKE_KEY);
+    expect(fake.assets.storageUploads.map((u) => u.fileBytes)).toEqual([5_000_000]);
+  });
+
+  it('NO_PROXY is applied per host: FLORA exempt and called directly, the storage host through the proxy', async () => {
+    const env = { FLORA_BASE_URL: floraAtLocalhost(), HTTP_PROXY: proxy.url(), NO_PROXY: 'localhost' };
+    success((await upload({ source: files.mp4 }, { env })).result);
+    expect(proxy.requests.map((r) => r.target)).toEqual([`${fake.origin}${fake.assets.storageUploads[0]!.path}`]);
+    expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /assets',
+      expect.stringMatching(/^POST \/assets\/[^/]+\/complete$/),
+    ]);
+  });
+
+  it('a proxy refusing the storage upload with 407 is proxy_auth_required naming the storage host; nothing is completed', async () => {
+    proxy.credentials = 'corp:s3cret';
+    const env = { FLORA_BASE_URL: floraAtLocalhost(), HTTP_PROXY: proxy.url(), NO_PROXY: 'localhost' };
+    const error = failure((await upload({ source: files.mp4 }, { env })).result);
+    expect(error).toMatchObject({ code: 'proxy_auth_required', status: 407, retryable: false });
+    expect(error.message).toContain(`(from HTTP_PROXY) answered 407 Proxy Authentication Required`);
+    expect(error.message).toContain(`nothing reached ${new URL(fake.origin).host}`);
+    expect(proxy.requests.map((r) => r.refused)).toEqual([407]);
+    expect(fake.assets.storageUploads).toHaveLength(0);
+    expect(fake.requestsTo('POST', '/assets/:id/complete')).toHaveLength(0);
   });
 });
 

@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
-import { preflight } from '../../flora/catalog.js';
-import { generationStart } from '../../flora/generation-start.js';
-import { GENERATION_TYPES, type GenerateBody, type StartRunResponse } from '../../flora/schemas.js';
-import { startOrRecover } from '../../flora/start.js';
-import { callbackUrlField, idempotencyKeyField, projectField, ruledString, waitSecondsField, workspaceField } from '../fields.js';
+import type { GenerateBody, StartRunResponse } from '../../flora/schemas.js';
+import { authorizeOne, estimateOnly, type SpendFields, spendFields } from '../../flora/spend.js';
+import { estimateOnlyField, waitSecondsField } from '../fields.js';
 import { followStart, StartOutput, type StartResultBase } from '../runs/after-start.js';
 import { defineTool, type ToolOptions } from '../tool.js';
+import { generationFields, prepareGeneration, startGeneration } from './start-one.js';
 
 type StartResult = StartRunResponse &
-  StartResultBase & {
+  StartResultBase &
+  SpendFields & {
     /** What may still go wrong with the run as started (e.g. a media URL FLORA may not fetch). */
     warnings?: string[];
     recovered?: boolean;
@@ -25,39 +25,19 @@ export const startGenerationRun = (options: ToolOptions) =>
       'Pass wait_seconds to wait for the result, else call poll_run; never start again to check a run.',
     ].join(' '),
     inputSchema: z.strictObject({
-      project_id: projectField(options.defaultProjectId),
-      workspace_id: workspaceField(options.defaultWorkspaceId),
-      prompt: ruledString(/\S/, 'must contain text, not only whitespace').describe('What to generate.'),
-      type: z.enum(GENERATION_TYPES).describe("Output type; must match the model's."),
-      model: ruledString(/^\S+$/, 'must be a model_id such as "t2i-flux-2-pro" (no spaces)')
-        .optional()
-        .describe('model_id from list_models; omit for the workspace default.'),
-      params: z
-        .record(z.string(), z.unknown())
-        .optional()
-        .describe('Model settings by list_models param name, e.g. {"aspect_ratio":"16:9"}.'),
-      callback_url: callbackUrlField(),
-      idempotency_key: idempotencyKeyField(),
+      ...generationFields(options),
       wait_seconds: waitSecondsField(options.maxWaitSeconds),
+      estimate_only: estimateOnlyField(),
     }),
     outputSchema: StartOutput,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     async handler(args, ctx) {
-      const { idempotency_key, wait_seconds, ...rest } = args;
+      const { idempotency_key, wait_seconds, estimate_only, ...rest } = args;
       const body: GenerateBody = rest;
-      // Without a model there is nothing to check params against (the workspace default is unknown).
-      let warnings: string[] = [];
-      if (body.model !== undefined) {
-        const catalog = await ctx.catalog.get();
-        if (catalog) warnings = preflight(body, catalog);
-      }
-
-      const { started, recovered, startedAtMs } = await startOrRecover(
-        generationStart(ctx.client, body),
-        idempotency_key ?? randomUUID(),
-        { signal: ctx.signal, isKnown: (runId) => ctx.runs.has(runId) },
-      );
-      ctx.runs.remember(started.run_id, started.estimated_seconds, startedAtMs);
+      const prepared = await prepareGeneration(ctx, body, idempotency_key ?? randomUUID());
+      if (estimate_only) return { structured: estimateOnly(ctx.spend, prepared.pending) };
+      const hold = await authorizeOne(ctx.spend, prepared.pending, ctx.signal);
+      const { started, recovered, startedAtMs, warnings } = await startGeneration(ctx, prepared, hold);
 
       const cost =
         started.charged_cost === null
@@ -73,6 +53,7 @@ export const startGenerationRun = (options: ToolOptions) =>
         summary,
         ...(warnings.length > 0 ? { warnings } : {}),
         ...started,
+        ...spendFields(ctx.spend, prepared.pending.estimate),
         ...(recovered ? { recovered: true } : {}),
       };
       return followStart(ctx, result, {

@@ -11,13 +11,15 @@ import { pollResult, type PollResult } from './present.js';
 import { type RunLocation, waitForRun } from './wait.js';
 
 /**
- * The output schema of every start: what each answer has. The start's other fields (FLORA's, and
- * the waited run's) pass as additional properties.
+ * Published output schema of every start tool; FLORA's other fields, and the spend fields beyond
+ * estimated_usd (spent_usd and the limits, when set), pass as additional properties. No run_id
+ * for estimate_only.
  */
 export const StartOutput = z.looseObject({
   summary: z.string(),
-  run_id: z.string(),
+  run_id: z.string().optional(),
   run: z.record(z.string(), z.unknown()).optional(),
+  estimated_usd: z.number().nullable(),
 });
 
 export interface StartResultBase {

@@ -18,8 +18,14 @@ export interface RunLocation {
   techniqueId?: string;
 }
 
-/** One read of the run where it lives. */
-export function readRun(ctx: ToolContext, where: RunLocation): Promise<RunStatus> {
+/** One read of the run where it lives; its charged_cost, when FLORA tells it, counts toward spend. */
+export async function readRun(ctx: ToolContext, where: RunLocation): Promise<RunStatus> {
+  const run = await readOnce(ctx, where);
+  ctx.spend.ledger.observe(where.runId, run.charged_cost);
+  return run;
+}
+
+function readOnce(ctx: ToolContext, where: RunLocation): Promise<RunStatus> {
   const opts = { signal: ctx.signal };
   if (where.techniqueId !== undefined) return ctx.client.getTechniqueRun(where.techniqueId, where.runId, opts);
   return ctx.client.getRun(where.runId, opts).catch((err: unknown) => {

@@ -1,13 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
+import { authorizeOne, estimateOnly, type SpendFields, spendFields, techniqueEstimate } from '../../flora/spend.js';
 import { startOrRecover } from '../../flora/start.js';
 import { prepareInputs } from '../../flora/technique-inputs.js';
 import { techniqueRunPlan } from '../../flora/technique-start.js';
-import { callbackUrlField, idempotencyKeyField, techniqueIdField, waitSecondsField, workspaceField } from '../fields.js';
+import {
+  callbackUrlField,
+  estimateOnlyField,
+  idempotencyKeyField,
+  techniqueIdField,
+  waitSecondsField,
+  workspaceField,
+} from '../fields.js';
 import { followStart, StartOutput, type StartResultBase } from '../runs/after-start.js';
 import { defineTool, type ToolOptions } from '../tool.js';
 
 type RunTechniqueResult = StartResultBase &
+  SpendFields &
   Record<string, unknown> & {
     run_id: string;
     technique_id: string;
@@ -31,6 +40,7 @@ export const runTechnique = (options: ToolOptions) =>
       callback_url: callbackUrlField(),
       idempotency_key: idempotencyKeyField(),
       wait_seconds: waitSecondsField(options.maxWaitSeconds),
+      estimate_only: estimateOnlyField(),
     }),
     outputSchema: StartOutput,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
@@ -47,13 +57,22 @@ export const runTechnique = (options: ToolOptions) =>
         idempotencyKey: key,
         keyRoute: ctx.runs.routeOfKey(key),
       });
+      const pending = {
+        label: `technique ${technique?.name === undefined ? args.technique_id : `${technique.name} (${args.technique_id})`}`,
+        estimate: techniqueEstimate(args.technique_id, technique),
+        idempotencyKey: key,
+      };
+      if (args.estimate_only) return { structured: estimateOnly(ctx.spend, pending) };
+
+      const hold = await authorizeOne(ctx.spend, pending, ctx.signal);
       ctx.log.info(`run_technique ${args.technique_id}: ${route} (${reason})`);
       ctx.runs.rememberKeyRoute(key, route);
       const { started, state, recovered, startedAtMs } = await startOrRecover(plan, key, {
         signal: ctx.signal,
         isKnown: (runId) => ctx.runs.has(runId),
+        hold,
       });
-      ctx.runs.remember(started.run_id, started.estimated_seconds, startedAtMs, args.technique_id);
+      ctx.runs.remember(started.run_id, started.estimated_seconds, startedAtMs, { techniqueId: args.technique_id });
 
       const all = [...prepared.warnings, ...warnings];
       if (technique === undefined) {
@@ -76,6 +95,7 @@ export const runTechnique = (options: ToolOptions) =>
         run_cost: runCost,
         charged_cost: started.charged_cost,
         estimated_seconds: started.estimated_seconds,
+        ...spendFields(ctx.spend, pending.estimate),
         ...(started.project_id ? { project_id: started.project_id } : {}),
         ...(status === undefined ? {} : { status }),
         ...(recovered ? { recovered: true } : {}),
