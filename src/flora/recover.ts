@@ -38,3 +38,17 @@ export function pickLostRun<R extends RecentRun>(
     return matches(r);
   });
 }
+
+/**
+ * Whether a listing reaches back past every run the lost start can be: it is not a full page, or
+ * its oldest run is older than the window. A full page of newer runs may have pushed the lost run
+ * off it, and then a lone candidate on it is someone else's (seen in the soak: eight concurrent
+ * starts in one project, a recovery that took a few seconds of retries).
+ */
+export function listingCovers(recent: readonly RecentRun[], firstAttemptAt: number, limit = LOOKBACK_LIMIT): boolean {
+  if (recent.length < limit) return true;
+  return recent.some((r) => {
+    const created = epochMs(r.created_at);
+    return created !== undefined && created < firstAttemptAt - CLOCK_SKEW_MS;
+  });
+}

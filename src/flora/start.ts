@@ -7,7 +7,7 @@
  */
 import { FloraApiError, FloraError } from '../errors.js';
 import { isLostStart, type StartWords } from './client.js';
-import { pickLostRun, type RecentRun } from './recover.js';
+import { listingCovers, pickLostRun, type RecentRun } from './recover.js';
 import { epochMs, type RunStatus, type StartRunResponse } from './schemas.js';
 import type { SpendHold } from './spend-ledger.js';
 
@@ -91,11 +91,14 @@ async function recover<R extends RecentRun>(
     throw lost.retold(`${lost.message} Looking the run up in ${history} failed too (${why}).`);
   });
   const candidates = pickLostRun(recent, firstAttemptAt, opts.isKnown, (r) => plan.matches(r));
-  if (candidates.length === 1 && candidates[0]) return candidates[0];
+  const covered = listingCovers(recent, firstAttemptAt);
+  if (covered && candidates.length === 1 && candidates[0]) return candidates[0];
   const list = candidates.map((c) => `${c.run_id} (${c.status}, created_at ${c.created_at})`).join(', ');
   throw new FloraApiError(
     'idempotency_duplicate',
     `${lost.message} It could not be identified unambiguously in ${history}: ${
+      covered ? '' : `so many runs started since that it may be off the newest ${recent.length} listed; `
+    }${
       list
         ? `candidates ${list}. Ask the user which one it is, or poll each with poll_run.`
         : `none matched yet; look again in ${history} later.`

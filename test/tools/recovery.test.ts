@@ -6,6 +6,7 @@
  * added to FLORA's GET /generations answer, so each filter alone decides.
  */
 import { describe, expect, it } from 'vitest';
+import { LOOKBACK_LIMIT } from '../../src/flora/recover.js';
 import { type FakeFlora, faults, type FakeRun, type Handler } from '../helpers/fake-flora.js';
 import { failure, success, useConnections, VALID_START } from '../helpers/harness.js';
 
@@ -172,6 +173,28 @@ describe('recovery takes only a run that can be ours', () => {
     // FLORA listed both; only the age told them apart.
     expect(fake.requestsTo('GET', '/generations')).toHaveLength(1);
     expect(fake.runs.size).toBe(2);
+  });
+
+  it('refuses to take a lone candidate from a full page of newer runs: ours may have been pushed off it', async () => {
+    const place = { project_id: START.project_id, workspace_id: START.workspace_id };
+    // What a busy project lists a few seconds later: a full page of runs newer than our start,
+    // all but one of another model, and ours no longer on it.
+    const page = Array.from({ length: LOOKBACK_LIMIT }, (_, i) =>
+      i === 0 ? listed('run_neighbour', place) : { ...listed(`run_video${i}`, place), model: { model_id: 't2v-kling-2' } },
+    );
+    fake.route('GET /generations', () => ({ status: 200, body: { generations: page, meta: { next_cursor: 'more' } } }));
+    loseNextAnswer();
+    const c = await open();
+
+    const error = failure(await c.call('start_generation_run', { ...START }));
+
+    const key = sentKey();
+    expect(error).toMatchObject({ code: 'idempotency_duplicate', retryable: false, idempotency_key: key });
+    expect(error.message).toContain(`it may be off the newest ${LOOKBACK_LIMIT} listed`);
+    expect(error.message).toContain('Do not start the generation again');
+    expect(fake.requestsTo('GET', '/generations')[0]!.query.limit).toBe(String(LOOKBACK_LIMIT));
+    expect(fake.requestsTo('POST', '/generate')).toHaveLength(2);
+    expect(fake.runs.size).toBe(1);
   });
 
   it('still counts a run created a few seconds before the call (clocks differ), so it refuses to guess', async () => {
