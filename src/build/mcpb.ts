@@ -44,7 +44,7 @@ export function buildManifest(tools: readonly ToolDefinition[] = buildTools()): 
     },
     tools: tools.map((t) => ({ name: t.name, description: t.description })),
     tools_generated: false,
-    compatibility: { platforms: ['darwin', 'win32', 'linux'], runtimes: { node: '>=20.0.0' } },
+    compatibility: { platforms: ['darwin', 'win32', 'linux'], runtimes: { node: '>=20.18.1' } },
     user_config: {
       flora_api_key: {
         type: 'string',
