@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { configurationProblem, parseToolsets, TOOLSET_NAMES, type Config } from './config.js';
 import { FloraError } from './errors.js';
 import { FloraClient } from './flora/client.js';
+import { DEFAULT_MEDIA_HOSTS_TEXT } from './flora/media-hosts.js';
 import { SERVER_NAME, VERSION } from './version.js';
 
 export interface HttpServeOptions {
@@ -61,6 +62,9 @@ Configuration (environment variables):
   FLORA_MAX_WAIT_SECONDS   longest wait_seconds a call may ask for, default 50
   FLORA_LOG                stderr log level: off, error, warn (default), info, debug
   FLORA_TOOLSETS           toolsets to offer, as --toolsets (default: all)
+  FLORA_MEDIA_HOSTS        more hosts preview_media may fetch images from, a comma list
+                           (default: only ${DEFAULT_MEDIA_HOSTS_TEXT}, https);
+                           plain http only for a loopback host listed here
 `;
 
 function parseOptions(argv: readonly string[]) {
@@ -157,12 +161,18 @@ export async function runCheck(config: Config, fetchImpl?: typeof fetch): Promis
     ].filter(Boolean);
     return {
       ok: true,
-      text: `OK: ${where} accepts the key; it reaches ${workspaces.length} workspace(s):\n${lines.join('\n')}\n${defaults.map((d) => `${d}\n`).join('')}Toolsets offered: ${config.toolsets.join(', ')}.\n`,
+      text: `OK: ${where} accepts the key; it reaches ${workspaces.length} workspace(s):\n${lines.join('\n')}\n${defaults.map((d) => `${d}\n`).join('')}Toolsets offered: ${config.toolsets.join(', ')}.\n${mediaHostsLine(config)}`,
     };
   } catch (err) {
     if (!(err instanceof FloraError)) throw err;
     return { ok: false, text: `FAILED: ${where}: ${checkReason(err)}\n` };
   }
+}
+
+/** Where preview_media may fetch images from: FLORA's hosts, and FLORA_MEDIA_HOSTS. */
+function mediaHostsLine(config: Config): string {
+  const extra = config.mediaHosts.length > 0 ? `, and from FLORA_MEDIA_HOSTS: ${config.mediaHosts.join(', ')}` : '';
+  return `preview_media fetches images only from ${DEFAULT_MEDIA_HOSTS_TEXT} (https)${extra}.\n`;
 }
 
 function checkReason(err: FloraError): string {

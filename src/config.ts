@@ -5,6 +5,7 @@
  * variable to fix, and the problem is logged to stderr at start.
  */
 import * as z from 'zod';
+import { isLoopbackHost, parseMediaHosts } from './flora/media-hosts.js';
 import { makeRedactor } from './log.js';
 
 export const LOG_LEVELS = ['off', 'error', 'warn', 'info', 'debug'] as const;
@@ -35,14 +36,10 @@ export interface Config {
   logLevel: LogLevel;
   /** FLORA_TOOLSETS: the toolsets whose tools are listed and callable (default: all). */
   toolsets: readonly ToolsetName[];
+  /** FLORA_MEDIA_HOSTS: hosts preview_media may fetch besides FLORA's own (lowercase; `*.` for subdomains). */
+  mediaHosts: readonly string[];
   /** One line per invalid variable, each naming it. Empty when the config is usable. */
   problems: string[];
-}
-
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
-
-function isLoopback(url: URL): boolean {
-  return LOOPBACK_HOSTS.has(url.hostname) || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
 }
 
 /** Blank counts as unset, as in FLORA's SDK. */
@@ -60,7 +57,7 @@ function parseBaseUrl(raw: string | undefined, problems: string[]): URL {
     problems.push(`FLORA_BASE_URL is not a URL (got "${raw}"); use e.g. ${DEFAULT_BASE_URL}`);
     return new URL(DEFAULT_BASE_URL);
   }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url))) {
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
     problems.push(
       `FLORA_BASE_URL must use https (plain http is allowed only for localhost) so the API key is never sent in clear text; got "${url.origin}"`,
     );
@@ -143,6 +140,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
 
   const toolsets = parseToolsets(read(env, 'FLORA_TOOLSETS'), 'FLORA_TOOLSETS', problems);
+  const mediaHosts = parseMediaHosts(read(env, 'FLORA_MEDIA_HOSTS'), problems);
 
   const apiKey = read(env, 'FLORA_API_KEY');
   if (apiKey !== undefined && /[\s\u0000-\u001f\u007f]/.test(apiKey)) {
@@ -161,6 +159,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     defaultProjectId,
     logLevel,
     toolsets,
+    mediaHosts,
     problems: problems.map(redact),
   };
 }

@@ -156,3 +156,14 @@ export class AssetFailedError extends FloraError {
     return new AssetFailedError('asset_failed', message);
   }
 }
+
+/**
+ * preview_media will not fetch or show this media: a URL off FLORA's media hosts (nothing was
+ * fetched), a redirect off them (not followed), a download over its size cap, or an image too
+ * large to decode.
+ */
+export class MediaRefusedError extends FloraError {
+  static of(message: string): MediaRefusedError {
+    return new MediaRefusedError('media_refused', message);
+  }
+}

@@ -7,6 +7,7 @@
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_BASE_URL, TOOLSET_NAMES } from '../config.js';
+import { DEFAULT_MEDIA_HOSTS_TEXT } from '../flora/media-hosts.js';
 import { buildTools } from '../tools/index.js';
 import type { ToolDefinition } from '../tools/tool.js';
 import { SERVER_NAME, VERSION } from '../version.js';
@@ -35,6 +36,7 @@ export function buildManifest(tools: readonly ToolDefinition[] = buildTools()): 
           FLORA_PROJECT_ID: '${user_config.project_id}',
           FLORA_BASE_URL: '${user_config.base_url}',
           FLORA_TOOLSETS: '${user_config.toolsets}',
+          FLORA_MEDIA_HOSTS: '${user_config.media_hosts}',
         },
       },
     },
@@ -67,6 +69,13 @@ export function buildManifest(tools: readonly ToolDefinition[] = buildTools()): 
         type: 'string',
         title: 'Toolsets',
         description: `Optional comma list of the toolsets to offer: ${TOOLSET_NAMES.join(', ')}. Empty offers all.`,
+        required: false,
+        default: '',
+      },
+      media_hosts: {
+        type: 'string',
+        title: 'Extra media hosts',
+        description: `Optional comma list of hosts preview_media may fetch images from besides FLORA's own (${DEFAULT_MEDIA_HOSTS_TEXT}). Leave empty unless you mirror FLORA's media.`,
         required: false,
         default: '',
       },

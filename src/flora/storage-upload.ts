@@ -6,6 +6,7 @@
  */
 import { CancelledError, FloraError, NetworkError, SourceRefusedError, TimeoutError, UpstreamError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { isLoopbackHost } from './media-hosts.js';
 import { sleep } from '../sleep.js';
 import type { SignedUpload } from './schemas.js';
 
@@ -74,8 +75,7 @@ function storageUrl(raw: string): URL {
   } catch {
     throw UpstreamError.of('FLORA named a storage upload URL that is not a URL; nothing was uploaded.');
   }
-  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname) || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
     throw UpstreamError.of(
       `FLORA named a storage upload URL that is not https (${url.protocol}//${url.host}); nothing was uploaded.`,
     );

@@ -31,6 +31,14 @@ export const projectField = (fallback: string | undefined) =>
 export const runIdField = () =>
   z.string().regex(RUN_ID_PATTERN, RUN_ID_RULE).describe('run_id from start_generation_run or run_technique.');
 
+/** An optional run_id checked as a refinement, not a published pattern: the tools/list budget. */
+export const optionalRunIdField = (describe: string) =>
+  z
+    .string()
+    .refine((v) => RUN_ID_PATTERN.test(v), RUN_ID_RULE)
+    .optional()
+    .describe(describe);
+
 export const waitSecondsField = (max: number) =>
   z.number().min(0).max(max).optional().describe(`Wait up to this many seconds (0-${max}) for the run to end, with progress.`);
 

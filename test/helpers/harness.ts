@@ -36,6 +36,8 @@ export interface ConnectOptions {
   roots?: string[];
   /** How the server believes it is reached (default stdio). */
   transport?: 'stdio' | 'http';
+  /** The fetch every outgoing request goes through (FLORA and media hosts alike); default: the real one. */
+  fetch?: typeof fetch;
 }
 
 export async function connect(fake: FakeFlora | undefined, opts: ConnectOptions = {}): Promise<Connected> {
@@ -50,6 +52,7 @@ export async function connect(fake: FakeFlora | undefined, opts: ConnectOptions 
     tools: opts.tools,
     clientOptions: { baseBackoffMs: 5, maxBackoffMs: 20, ...opts.clientOptions },
     transport: opts.transport,
+    fetch: opts.fetch,
   });
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
   await mcp.server.connect(serverTransport);
@@ -110,7 +113,9 @@ export const GENERATE_TOOL_NAMES = [
 /** The techniques toolset's tools, in tools/list order. */
 export const TECHNIQUES_TOOL_NAMES = ['list_techniques', 'run_technique'] as const;
 /** The tools a server offers by default (every toolset), in the order tools/list gives them. */
-export const TOOL_NAMES = [...GENERATE_TOOL_NAMES, 'upload_media', ...TECHNIQUES_TOOL_NAMES] as const;
+/** The media toolset's tools, in tools/list order. */
+export const MEDIA_TOOL_NAMES = ['upload_media', 'preview_media'] as const;
+export const TOOL_NAMES = [...GENERATE_TOOL_NAMES, ...MEDIA_TOOL_NAMES, ...TECHNIQUES_TOOL_NAMES] as const;
 export type ToolName = (typeof TOOL_NAMES)[number];
 
 /** A valid run_technique call: tech_product-shot with its one required input. */
@@ -128,6 +133,7 @@ const VALID_ARGS: { readonly [T in ToolName]: Readonly<Record<string, unknown>> 
   start_generation_run: VALID_START,
   poll_run: { run_id: 'run_abc123' },
   upload_media: { source: 'https://example.com/mug.png', workspace_id: 'ws_studio' },
+  preview_media: { run_id: 'run_abc123' },
   list_techniques: {},
   run_technique: VALID_TECHNIQUE_RUN,
 };
