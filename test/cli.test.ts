@@ -339,10 +339,17 @@ describe('runCheck against FLORA', () => {
     for (const key of keys) expect(result.text).not.toContain(key);
   }
 
-  const ok = (base: string, lines: string[], warnings: string[] = [], toolsets = 'generate, media, techniques, batch') =>
+  const ok = (
+    base: string,
+    lines: string[],
+    warnings: string[] = [],
+    toolsets = 'generate, media, techniques, batch',
+    media = 'media.flora.ai, ik.imagekit.io, *.flora.ai (https)',
+  ) =>
     `OK: FLORA at ${base} accepts the key; it reaches ${lines.length} workspace(s):\n${lines.join('\n')}\n` +
     warnings.map((w) => `${w}\n`).join('') +
-    `Toolsets offered: ${toolsets}.\n`;
+    `Toolsets offered: ${toolsets}.\n` +
+    `preview_media fetches images only from ${media}.\n`;
 
   describe('success', () => {
     it('lists every workspace the key reaches, with its role, from one GET /workspaces with the key', async () => {
@@ -388,6 +395,19 @@ describe('runCheck against FLORA', () => {
       expect(await check({ FLORA_TOOLSETS: 'batch, generate' })).toEqual({
         ok: true,
         text: ok(fake.baseUrl, ['  ws_studio  Studio (owner)', '  ws_client  Client work (member)'], [], 'generate, batch'),
+      });
+    });
+
+    it('names the media hosts preview_media may fetch from, FLORA_MEDIA_HOSTS included', async () => {
+      expect(await check({ FLORA_MEDIA_HOSTS: 'Mirror.Example.com, *.cdn.example.com' })).toEqual({
+        ok: true,
+        text: ok(
+          fake.baseUrl,
+          ['  ws_studio  Studio (owner)', '  ws_client  Client work (member)'],
+          [],
+          undefined,
+          'media.flora.ai, ik.imagekit.io, *.flora.ai (https), and from FLORA_MEDIA_HOSTS: mirror.example.com, *.cdn.example.com',
+        ),
       });
     });
 

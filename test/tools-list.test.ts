@@ -143,8 +143,9 @@ describe('tools/list', () => {
           }
         }
         expect(missing, label).toEqual([]);
-        // list_projects 4, list_models 2, start_generation_run 9, poll_run 3, upload_media 3, list_techniques 4, run_technique 6.
-        expect(checked, label).toBe(31);
+        // list_projects 4, list_models 2, start_generation_run 9, poll_run 3, upload_media 3, preview_media 3,
+        // list_techniques 4, run_technique 6.
+        expect(checked, label).toBe(34);
       }
     } finally {
       await withDefaults.close();

@@ -6,7 +6,15 @@
 import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
 import type { FakeFlora } from '../helpers/fake-flora.js';
-import { failure, GENERATE_TOOL_NAMES, success, TECHNIQUES_TOOL_NAMES, TOOL_NAMES, useConnections } from '../helpers/harness.js';
+import {
+  failure,
+  GENERATE_TOOL_NAMES,
+  MEDIA_TOOL_NAMES,
+  success,
+  TECHNIQUES_TOOL_NAMES,
+  TOOL_NAMES,
+  useConnections,
+} from '../helpers/harness.js';
 
 let fake: FakeFlora;
 const { open } = useConnections((f) => (fake = f));
@@ -23,8 +31,8 @@ describe('FLORA_TOOLSETS', () => {
     expect(success(await c.call('list_workspaces')).workspaces).toHaveLength(2);
   });
 
-  it('media lists upload_media alone', async () => {
-    expect(await listed({ FLORA_TOOLSETS: 'media' })).toEqual(['upload_media']);
+  it('media lists upload_media and preview_media', async () => {
+    expect(await listed({ FLORA_TOOLSETS: 'media' })).toEqual(MEDIA_TOOL_NAMES);
   });
 
   it('techniques lists exactly list_techniques and run_technique, and they work', async () => {
@@ -36,16 +44,16 @@ describe('FLORA_TOOLSETS', () => {
 
   it('unset lists every tool of every toolset', async () => {
     expect(await listed({})).toEqual(TOOL_NAMES);
-    expect(TOOL_NAMES).toEqual([...GENERATE_TOOL_NAMES, 'upload_media', ...TECHNIQUES_TOOL_NAMES]);
+    expect(TOOL_NAMES).toEqual([...GENERATE_TOOL_NAMES, 'upload_media', 'preview_media', ...TECHNIQUES_TOOL_NAMES]);
   });
 
   it('a tool of a toolset the user did not enable is unknown, and the error says which toolset has it', async () => {
     const c = await open({ env: { FLORA_TOOLSETS: 'media,batch' } });
-    expect((await c.client.listTools()).tools.map((t) => t.name)).toEqual(['upload_media']);
+    expect((await c.client.listTools()).tools.map((t) => t.name)).toEqual(['upload_media', 'preview_media']);
     const call = c.call('poll_run', { run_id: 'run_1' });
     await expect(call).rejects.toMatchObject({ code: ErrorCode.InvalidParams });
     await expect(call).rejects.toThrow(
-      'Tool "poll_run" is in the toolset "generate", which this server does not enable (enabled: media, batch; the user sets FLORA_TOOLSETS or --toolsets). Available tools: upload_media.',
+      'Tool "poll_run" is in the toolset "generate", which this server does not enable (enabled: media, batch; the user sets FLORA_TOOLSETS or --toolsets). Available tools: upload_media, preview_media.',
     );
     expect(fake.requests).toHaveLength(0);
   });
