@@ -16,6 +16,7 @@ declare module 'pngjs' {
     deflateLevel?: number;
     filterType?: number;
     colorType?: number;
+    bitDepth?: number;
   }
   class PNG implements PngData {
     constructor(options: { width: number; height: number });

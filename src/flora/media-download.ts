@@ -82,7 +82,7 @@ export async function downloadMedia(raw: string, opts: MediaDownloadOptions): Pr
         await res.body?.cancel();
         throw tooLarge(url, `${megabytes(length)}`, maxBytes);
       }
-      return { kind: 'bytes', url: url.href, bytes: await readCapped(res, url, maxBytes), contentType };
+      return { kind: 'bytes', url: url.href, bytes: await readCapped(res, url, maxBytes, length), contentType };
     }
   } catch (err) {
     if (err instanceof FloraError) throw err;
@@ -104,30 +104,32 @@ export async function downloadMedia(raw: string, opts: MediaDownloadOptions): Pr
   }
 }
 
-/** The body, stopped as soon as it passes maxBytes (a host may send no or a false Content-Length). */
-async function readCapped(res: Response, url: URL, maxBytes: number): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
+/**
+ * The body, stopped as soon as it passes maxBytes (a host may send no or a false Content-Length).
+ * With a Content-Length, the bytes go straight into one buffer of that size, not chunks and a copy.
+ */
+async function readCapped(res: Response, url: URL, maxBytes: number, announced: number): Promise<Uint8Array> {
+  let bytes = new Uint8Array(Number.isInteger(announced) && announced >= 0 ? announced : 64 * 1024);
   let total = 0;
   if (res.body) {
     const reader = res.body.getReader();
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      total += value.byteLength;
-      if (total > maxBytes) {
+      if (total + value.byteLength > maxBytes) {
         await reader.cancel().catch(() => {});
         throw tooLarge(url, `over ${megabytes(maxBytes)}`, maxBytes);
       }
-      chunks.push(value);
+      if (total + value.byteLength > bytes.byteLength) {
+        const grown = new Uint8Array(Math.min(maxBytes, Math.max(bytes.byteLength * 2, total + value.byteLength)));
+        grown.set(bytes.subarray(0, total));
+        bytes = grown;
+      }
+      bytes.set(value, total);
+      total += value.byteLength;
     }
   }
-  const bytes = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    bytes.set(c, at);
-    at += c.byteLength;
-  }
-  return bytes;
+  return bytes.subarray(0, total);
 }
 
 function tooLarge(url: URL, size: string, maxBytes: number): MediaRefusedError {

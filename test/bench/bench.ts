@@ -13,6 +13,8 @@
  *   One fake and one server process per case, so the cases run concurrently.
  * - upload memory: the server's resident memory growth while upload_media streams a 100 MB file
  *   by signed upload (test/bench/upload-memory.ts).
+ * - preview_media: time and peak memory to preview a 4096 px PNG at the default size, and what
+ *   loading the image code on the first call costs (test/bench/preview-memory.ts).
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -21,6 +23,7 @@ import { FAKE_KEY, FakeFlora } from '../helpers/fake-flora.js';
 import { TOOLS_LIST_BUDGETS } from '../helpers/tools-list-budget.js';
 import { coldStart } from './cold-start.js';
 import { httpLoad } from './http-load.js';
+import { previewMemory } from './preview-memory.js';
 import { uploadMemory } from './upload-memory.js';
 import { percentile } from '../helpers/measure.js';
 import { BUNDLE } from '../helpers/paths.js';
@@ -275,3 +278,4 @@ await polling();
 await coldStart();
 await httpLoad();
 await uploadMemory();
+await previewMemory();

@@ -2,6 +2,7 @@
  * Real images for preview_media's tests and bench, made here with the libraries the preview uses
  * (nothing binary is committed), and a reading of the preview JPEGs the agent gets back.
  */
+import zlib from 'node:zlib';
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
 
@@ -129,4 +130,68 @@ export function decodePreview(base64: string): DecodedPreview {
 /** Whether two colours match within JPEG's error at a flat area's centre. */
 export function near(actual: Rgb, expected: Rgb, tolerance = 24): boolean {
   return actual.every((c, i) => Math.abs(c - expected[i]!) <= tolerance);
+}
+
+/**
+ * A smooth gradient with noise and varying transparency, 256x192, written in the given PNG layout
+ * by pngjs (adaptive row filters: every filter type occurs).
+ */
+export function gradientPng(options: { colorType: 0 | 2 | 4 | 6; bitDepth?: 8 | 16 }): Buffer {
+  const [width, height] = [256, 192];
+  const png = new pngjs.PNG({ width, height });
+  let s = 7;
+  const noise = () => {
+    s = (s * 1_103_515_245 + 12_345) >>> 0;
+    return ((s >>> 16) & 0x1f) - 16;
+  };
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const clamp = (v: number) => Math.max(0, Math.min(255, Math.round(v)));
+      png.data.set(
+        [clamp(x + noise()), clamp(y * 1.3 + noise()), clamp((x + y) / 2 + noise()), clamp(255 - x / 2)],
+        (y * width + x) * 4,
+      );
+    }
+  }
+  return pngjs.PNG.sync.write(png, { colorType: options.colorType, bitDepth: options.bitDepth ?? 8 });
+}
+
+/** A PNG chunk: length, type, data, CRC. */
+function chunk(type: string, data: Buffer): Buffer {
+  const head = Buffer.alloc(4);
+  head.writeUInt32BE(data.length);
+  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(zlib.crc32(body));
+  return Buffer.concat([head, body, crc]);
+}
+
+/** An 8-bit PNG of this colour type from its raw rows (filter byte then pixels, each row), and extra chunks before IDAT. */
+function pngFile(width: number, height: number, colorType: number, rows: Buffer, extra: Buffer[] = []): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, colorType, 0, 0, 0], 8);
+  return Buffer.concat([
+    Buffer.from('89504e470d0a1a0a', 'hex'),
+    chunk('IHDR', ihdr),
+    ...extra,
+    chunk('IDAT', zlib.deflateSync(rows)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+/** Quadrants as a palette PNG (colour type 3) whose fourth colour is transparent (tRNS): no library here writes one. */
+export function palettePng(width: number, height: number): Buffer {
+  const rows = Buffer.alloc(height * (width + 1));
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) rows[y * (width + 1) + 1 + x] = (y < height / 2 ? 0 : 2) + (x < width / 2 ? 0 : 1);
+  }
+  const palette = chunk('PLTE', Buffer.from([...RED, ...GREEN, ...BLUE, 0, 0, 0]));
+  return pngFile(width, height, 3, rows, [palette, chunk('tRNS', Buffer.from([255, 255, 255, 0]))]);
+}
+
+/** A decompression bomb: a 16x16 RGBA PNG whose image data inflates to 200 MB of zeros (about 200 KB on the wire). */
+export function bombPng(): Buffer {
+  return pngFile(16, 16, 6, Buffer.alloc(200_000_000));
 }
