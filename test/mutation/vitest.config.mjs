@@ -1,7 +1,7 @@
 // The suite Stryker runs against each mutant: every in-process test. Left out are the tests that
 // drive the built bundle or a spawned process (a mutant of src/ never reaches dist/), and the soak.
 import { defineConfig } from 'vitest/config';
-import { wasmBytes } from '../helpers/wasm-bytes.mjs';
+import { wasmBytes } from '../../build/wasm-bytes.mjs';
 
 export default defineConfig({
   plugins: [wasmBytes()],
