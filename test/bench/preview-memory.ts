@@ -7,18 +7,13 @@
  *
  * Run alone with `npm run build && node dist/test/bench/preview-memory.js`, or in `npm run bench`.
  */
-import { readFileSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { FAKE_KEY, FakeFlora } from '../helpers/fake-flora.js';
-import { percentile, rssMiB } from '../helpers/measure.js';
+import { hwmMiB, percentile, rssMiB } from '../helpers/measure.js';
 import { BUNDLE } from '../helpers/paths.js';
 import { noisyPng, quadrantsPng } from '../helpers/test-images.js';
-
-function hwmMiB(pid: number): number {
-  return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
-}
 
 interface Previewed {
   width: number;
