@@ -267,6 +267,16 @@ describe('preview_media: what the agent sees', () => {
     expect(fake.media.requests).toEqual([]);
   });
 
+  it('a run FLORA does not know (perhaps a technique run another client started) says how to preview it anyway', async () => {
+    await open();
+    const error = failure(await conns.current().call('preview_media', { run_id: 'run_elsewhere' }));
+    expect(error).toMatchObject({ code: 'not_found', status: 404 });
+    expect(error.message).toBe(
+      "Run run_elsewhere was not found. If it is a technique run this server did not start, FLORA serves it only under its technique: call poll_run with its technique_id, then preview_media with each output's url.",
+    );
+    expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /runs/run_elsewhere']);
+  });
+
   it('a failed run says so with its error; nothing is fetched', async () => {
     serveImages();
     await open();
