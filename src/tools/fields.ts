@@ -34,6 +34,9 @@ export const runIdField = () =>
 /** A run ID held to the same rule, unpublished: for a list of them, where the tools/list budget is tight. */
 export const runIdOf = () => z.string().refine((v) => RUN_ID_PATTERN.test(v), RUN_ID_RULE);
 
+/** An optional run_id checked as a refinement, not a published pattern: the tools/list budget. */
+export const optionalRunIdField = (describe: string) => runIdOf().optional().describe(describe);
+
 export const waitSecondsField = (max: number, what = 'the run') =>
   z.number().min(0).max(max).optional().describe(`Wait up to this many seconds (0-${max}) for ${what} to end, with progress.`);
 

@@ -15,6 +15,8 @@
  *   by signed upload (test/bench/upload-memory.ts).
  * - batches: 12 starts in one start_generation_batch call against 12 start_generation_run calls,
  *   and the polling requests for 8 runs waited for by list against run by run (test/bench/batch.ts).
+ * - preview_media: time and peak memory to preview a 4096 px PNG at the default size, and what
+ *   loading the image code on the first call costs (test/bench/preview-memory.ts).
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -24,6 +26,7 @@ import { TOOLS_LIST_BUDGETS } from '../helpers/tools-list-budget.js';
 import { batchBench } from './batch.js';
 import { coldStart } from './cold-start.js';
 import { httpLoad } from './http-load.js';
+import { previewMemory } from './preview-memory.js';
 import { uploadMemory } from './upload-memory.js';
 import { percentile } from '../helpers/measure.js';
 import { BUNDLE } from '../helpers/paths.js';
@@ -279,3 +282,4 @@ await batchBench();
 await coldStart();
 await httpLoad();
 await uploadMemory();
+await previewMemory();
