@@ -8,6 +8,7 @@ import { FloraError } from './errors.js';
 import { FloraClient } from './flora/client.js';
 import { describeProxyFor, proxyFor } from './proxy.js';
 import { formatUsd } from './flora/spend.js';
+import { DEFAULT_MEDIA_HOSTS_TEXT } from './flora/media-hosts.js';
 import { SERVER_NAME, VERSION } from './version.js';
 
 export interface HttpServeOptions {
@@ -72,6 +73,9 @@ Configuration (environment variables):
                           cost, needs your confirmation (refused if the client cannot ask)
   FLORA_SPEND_LIMIT_USD    total limit in US$ for the runs this server process starts;
                           a start that would cross it is refused (default for both: none)
+  FLORA_MEDIA_HOSTS        more hosts preview_media may fetch images from, a comma list
+                           (default: only ${DEFAULT_MEDIA_HOSTS_TEXT}, https);
+                           plain http only for a loopback host listed here
 `;
 
 function parseOptions(argv: readonly string[]) {
@@ -169,7 +173,7 @@ export async function runCheck(config: Config, fetchImpl?: typeof fetch): Promis
     ].filter(Boolean);
     return {
       ok: true,
-      text: `OK: ${where} accepts the key; it reaches ${workspaces.length} workspace(s):\n${lines.join('\n')}\n${defaults.map((d) => `${d}\n`).join('')}Toolsets offered: ${config.toolsets.join(', ')}.\n${spendLine(config)}\n${proxyLine}`,
+      text: `OK: ${where} accepts the key; it reaches ${workspaces.length} workspace(s):\n${lines.join('\n')}\n${defaults.map((d) => `${d}\n`).join('')}Toolsets offered: ${config.toolsets.join(', ')}.\n${spendLine(config)}\n${mediaHostsLine(config)}${proxyLine}`,
     };
   } catch (err) {
     if (!(err instanceof FloraError)) throw err;
@@ -191,6 +195,12 @@ function spendLine(config: Config): string {
       ? 'no total limit (FLORA_SPEND_LIMIT_USD unset)'
       : `FLORA_SPEND_LIMIT_USD ${formatUsd(config.spendLimitUsd)} in total per server process`;
   return `Spend limits: ${run}; ${total}.`;
+}
+
+/** Where preview_media may fetch images from: FLORA's hosts, and FLORA_MEDIA_HOSTS. */
+function mediaHostsLine(config: Config): string {
+  const extra = config.mediaHosts.length > 0 ? `, and from FLORA_MEDIA_HOSTS: ${config.mediaHosts.join(', ')}` : '';
+  return `preview_media fetches images only from ${DEFAULT_MEDIA_HOSTS_TEXT} (https)${extra}.\n`;
 }
 
 function checkReason(err: FloraError): string {

@@ -5,6 +5,7 @@
  * variable to fix, and the problem is logged to stderr at start.
  */
 import * as z from 'zod';
+import { isLoopbackHost, parseMediaHosts } from './flora/media-hosts.js';
 import { makeRedactor } from './log.js';
 import { loadProxyConfig, type ProxyConfig } from './proxy.js';
 
@@ -42,14 +43,10 @@ export interface Config {
   maxRunUsd: number | undefined;
   /** FLORA_SPEND_LIMIT_USD: what the runs this server process starts may spend in total. */
   spendLimitUsd: number | undefined;
+  /** FLORA_MEDIA_HOSTS: hosts preview_media may fetch besides FLORA's own (lowercase; `*.` for subdomains). */
+  mediaHosts: readonly string[];
   /** One line per invalid variable, each naming it. Empty when the config is usable. */
   problems: string[];
-}
-
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
-
-function isLoopback(url: URL): boolean {
-  return LOOPBACK_HOSTS.has(url.hostname) || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
 }
 
 /**
@@ -70,7 +67,7 @@ function parseBaseUrl(raw: string | undefined, problems: string[]): URL {
     problems.push(`FLORA_BASE_URL is not a URL (got "${raw}"); use e.g. ${DEFAULT_BASE_URL}`);
     return new URL(DEFAULT_BASE_URL);
   }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url))) {
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
     problems.push(
       `FLORA_BASE_URL must use https (plain http is allowed only for localhost) so the API key is never sent in clear text; got "${url.origin}"`,
     );
@@ -170,6 +167,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const spendLimitUsd = readUsd(env, 'FLORA_SPEND_LIMIT_USD', problems);
 
   const proxy = loadProxyConfig((name) => read(env, name), problems);
+  const mediaHosts = parseMediaHosts(read(env, 'FLORA_MEDIA_HOSTS'), problems);
 
   const apiKey = read(env, 'FLORA_API_KEY');
   if (apiKey !== undefined && /[\s\u0000-\u001f\u007f]/.test(apiKey)) {
@@ -191,6 +189,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     proxy,
     maxRunUsd,
     spendLimitUsd,
+    mediaHosts,
     problems: problems.map(redact),
   };
 }

@@ -184,3 +184,14 @@ export class ConfirmationDeclinedError extends FloraError {
     return new ConfirmationDeclinedError('confirmation_declined', message, { retryable: false });
   }
 }
+
+/**
+ * preview_media will not fetch or show this media: a URL off FLORA's media hosts (nothing was
+ * fetched), a redirect off them (not followed), a download over its size cap, or an image too
+ * large to decode.
+ */
+export class MediaRefusedError extends FloraError {
+  static of(message: string): MediaRefusedError {
+    return new MediaRefusedError('media_refused', message);
+  }
+}

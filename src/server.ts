@@ -44,6 +44,7 @@ export const INSTRUCTIONS = [
   '2. Choose a model: list_models (detail: true for param specs).',
   '3. start_generation_run: billed; charged_cost is a quote settled later.',
   '4. Wait: pass wait_seconds to start_generation_run or poll_run; call poll_run again while done is false.',
+  '5. Look: preview_media (run_id, or an output url) shows image outputs as small previews; check them, and show the user, before starting variations or more runs.',
   "The user's own images, video, audio or PDFs: upload_media first, then pass its url exactly (e.g. params.image_url).",
   'Sets of 2-20 generations: start_generation_batch (each item billed, checked and keyed like a single start), then poll_runs.',
   "Techniques (FLORA's ready-made workflows): list_techniques to find one and read its inputs; upload_media for local files; run_technique with inputs keyed by input id (billed at run_cost); wait as in 4, passing technique_id to poll_run.",

@@ -350,10 +350,12 @@ describe('runCheck against FLORA', () => {
     warnings: string[] = [],
     toolsets = 'generate, media, techniques, batch',
     spend = NO_LIMITS,
+    media = 'media.flora.ai, ik.imagekit.io, *.flora.ai (https)',
   ) =>
     `OK: FLORA at ${base} accepts the key; it reaches ${lines.length} workspace(s):\n${lines.join('\n')}\n` +
     warnings.map((w) => `${w}\n`).join('') +
     `Toolsets offered: ${toolsets}.\n${spend}\n` +
+    `preview_media fetches images only from ${media}.\n` +
     'Proxy: none (HTTPS_PROXY and HTTP_PROXY are not set).\n';
 
   describe('success', () => {
@@ -415,6 +417,20 @@ describe('runCheck against FLORA', () => {
         ),
       });
       expect(fake.requests.map((r) => `${r.method} ${r.rawPath}`)).toEqual(['GET /api/v1/workspaces']);
+    });
+
+    it('names the media hosts preview_media may fetch from, FLORA_MEDIA_HOSTS included', async () => {
+      expect(await check({ FLORA_MEDIA_HOSTS: 'Mirror.Example.com, *.cdn.example.com' })).toEqual({
+        ok: true,
+        text: ok(
+          fake.baseUrl,
+          ['  ws_studio  Studio (owner)', '  ws_client  Client work (member)'],
+          [],
+          undefined,
+          undefined,
+          'media.flora.ai, ik.imagekit.io, *.flora.ai (https), and from FLORA_MEDIA_HOSTS: mirror.example.com, *.cdn.example.com',
+        ),
+      });
     });
 
     it('reports the base URL as configured, trailing slash included', async () => {

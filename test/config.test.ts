@@ -32,6 +32,7 @@ describe('defaults', () => {
     expect(config.defaultWorkspaceId).toBeUndefined();
     expect(config.defaultProjectId).toBeUndefined();
     expect(config.logLevel).toBe('warn');
+    expect(config.mediaHosts).toEqual([]);
     expect(config.problems).toEqual([]);
   });
 
@@ -324,5 +325,31 @@ describe('FLORA_MAX_RUN_USD and FLORA_SPEND_LIMIT_USD', () => {
     expect(config.defaultWorkspaceId).toBeUndefined();
     // Anything else that merely contains one is still read, and refused.
     expect(problemFor({ FLORA_MAX_RUN_USD: '${user_config.max_run_usd}1' })).toContain('FLORA_MAX_RUN_USD');
+  });
+});
+
+describe('FLORA_MEDIA_HOSTS', () => {
+  it('is a comma list of host names, lowercased, blanks dropped; ::1 in URL form', () => {
+    const config = loadConfig({
+      FLORA_API_KEY: KEY,
+      FLORA_MEDIA_HOSTS: ' Mirror.Example.com,, *.cdn.example.com ,127.0.0.1,::1',
+    });
+    expect(config.mediaHosts).toEqual(['mirror.example.com', '*.cdn.example.com', '127.0.0.1', '[::1]']);
+    expect(config.problems).toEqual([]);
+    expect(loadConfig({ FLORA_API_KEY: KEY, FLORA_MEDIA_HOSTS: ' ' }).mediaHosts).toEqual([]);
+  });
+
+  it.each([
+    ['a scheme', 'https://mirror.example.com'],
+    ['a port', 'mirror.example.com:8443'],
+    ['a path', 'mirror.example.com/media'],
+    ['a bare wildcard', '*'],
+    ['a wildcard inside', 'media.*.example.com'],
+  ])('an entry with %s is a configuration problem naming the variable, and adds no host', (_label, entry) => {
+    const config = loadConfig({ FLORA_API_KEY: KEY, FLORA_MEDIA_HOSTS: `media.example.com,${entry}` });
+    expect(config.mediaHosts).toEqual([]);
+    expect(configurationProblem(config)).toBe(
+      `Invalid server configuration: FLORA_MEDIA_HOSTS must be a comma list of host names such as media.example.com or *.example.com, without scheme, port or path (got "${entry}"). Fix it in the "env" block of this server in your MCP client config and restart the client.`,
+    );
   });
 });

@@ -62,6 +62,12 @@ describe('.mcpb manifest', () => {
     expect(loadConfig({ FLORA_MAX_RUN_USD: '0.5' }).maxRunUsd).toBe(0.5);
   });
 
+  it('offers the extra media hosts of preview_media as an optional setting, empty by default', () => {
+    expect(manifest.user_config.media_hosts).toMatchObject({ type: 'string', required: false, default: '' });
+    expect(manifest.server.mcp_config.env.FLORA_MEDIA_HOSTS).toBe('${user_config.media_hosts}');
+    expect(loadConfig({ FLORA_MEDIA_HOSTS: '' }).mediaHosts).toEqual([]);
+  });
+
   it("lists exactly the registry's tools, with their descriptions, and runs the bundled server", () => {
     expect(manifest.tools).toEqual(buildTools().map((t) => ({ name: t.name, description: t.description })));
     expect(manifest.version).toBe(VERSION);

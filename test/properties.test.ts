@@ -23,6 +23,7 @@ import type { ToolDefinition } from '../src/tools/tool.js';
 import { FAKE_KEY, MODELS, type FakeFlora, type Reply } from './helpers/fake-flora.js';
 import { TECHNIQUES } from './helpers/fake-techniques.js';
 import { useConnections, VALID_START, VALID_TECHNIQUE_RUN, type Connected } from './helpers/harness.js';
+import { quadrantsPng } from './helpers/test-images.js';
 
 let fake: FakeFlora;
 
@@ -169,6 +170,19 @@ function plausible(name: string, knownRuns: readonly string[]): fc.Arbitrary<unk
           )
           .map((e) => Object.fromEntries(e)),
       );
+    case 'url':
+      // Never FLORA's real hosts: a valid URL here is fetched. The fake's media (listed), the
+      // same on an unlisted name, foreign and internal hosts (refused before any request).
+      return fc.oneof(
+        {
+          weight: 3,
+          arbitrary: fc.constantFrom(fake.media.url('p.png'), fake.media.url('p.png').replace('127.0.0.1', 'localhost')),
+        },
+        { weight: 2, arbitrary: fc.constantFrom('https://example.com/a.png', 'http://169.254.169.254/', 'file:///etc/passwd') },
+        { weight: 1, arbitrary: shortString },
+      );
+    case 'size':
+      return fc.oneof(fc.integer({ min: 100, max: 1600 }), fc.constantFrom(128, 1536, 768.5, '768', null));
     case 'callback_url':
       return fc.constantFrom(
         'https://example.com/cb',
@@ -260,6 +274,10 @@ function validValue(name: string, knownRuns: readonly string[]): fc.Arbitrary<un
       return fc.constantFrom('https://example.com/cb', 'https://example.com/cb?x=1#f');
     case 'idempotency_key':
       return fc.uuid();
+    case 'url':
+      return fc.constant(fake.media.url('p.png'));
+    case 'size':
+      return fc.integer({ min: 128, max: 1536 });
     case 'prompt':
       return fc.oneof(
         fc.constantFrom('a ceramic mug', 'x', ' a', 'a\nb'),
@@ -438,6 +456,7 @@ const SUCCEEDING_CALLS: Record<string, (runId: string) => Record<string, unknown
   start_generation_run: () => ({ ...VALID_START, model: 't2i-flux-2-pro', params: { aspect_ratio: '16:9' }, wait_seconds: 0 }),
   poll_run: (runId) => ({ run_id: runId, wait_seconds: 0 }),
   upload_media: () => ({ source: 'https://example.com/mug.png', workspace_id: 'ws_studio' }),
+  preview_media: (runId) => ({ run_id: runId, size: 128 }),
   list_techniques: () => ({ query: 'shot', limit: 2 }),
   run_technique: () => ({ ...VALID_TECHNIQUE_RUN, wait_seconds: 0 }),
   start_generation_batch: () => ({ generations: [VALID_START, { ...VALID_START, model: 't2i-flux-2-pro' }], wait_seconds: 0 }),
@@ -457,7 +476,10 @@ describe('property: arbitrary tool arguments', () => {
     '%s: never crashes, always answers well-formed, and invalid arguments never reach FLORA',
     async (name) => {
       const def = DEFS.get(name)!;
-      const conn: Connected = await open();
+      // Runs show an image of the fake's media host (listed), so preview_media fetches nothing real.
+      fake.media.serve('p.png', { contentType: 'image/png', bytes: () => quadrantsPng(64, 48) });
+      fake.runPlan = { durationMs: 0, outputs: [{ type: 'imageUrl', url: fake.media.url('p.png') }] };
+      const conn: Connected = await open({ env: { FLORA_MEDIA_HOSTS: '127.0.0.1' } });
       const listed = (await conn.client.listTools()).tools.find((t) => t.name === name);
       expect(listed).toBeDefined();
       const props = Object.keys((listed!.inputSchema.properties ?? {}) as Record<string, unknown>);
@@ -475,6 +497,7 @@ describe('property: arbitrary tool arguments', () => {
           const wire = overTheWire(args);
           const valid = def.inputSchema.safeParse(wire).success;
           fake.requests.length = 0;
+          fake.media.requests.length = 0;
           const t0 = Date.now();
           const result = await conn.call(name, args);
           expect(Date.now() - t0, 'a call must not wait').toBeLessThan(5_000);
@@ -488,6 +511,7 @@ describe('property: arbitrary tool arguments', () => {
               expect(outcome.error.fields?.length ?? 0).toBeGreaterThan(0);
             }
             expect(fake.requests.map((r) => `${r.method} ${r.rawPath}`)).toEqual([]);
+            expect(fake.media.requests.map((r) => r.path)).toEqual([]);
           } else {
             stats.valid++;
             if (outcome.ok) stats.succeeded++;

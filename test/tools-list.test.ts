@@ -180,9 +180,9 @@ describe('tools/list', () => {
           }
         }
         expect(missing, label).toEqual([]);
-        // list_projects 4, list_models 2, start_generation_run 10, poll_run 3, upload_media 3, list_techniques 4, run_technique 7,
-        // start_generation_batch 3 (its items are described in generations'), poll_runs 2.
-        expect(checked, label).toBe(38);
+        // list_projects 4, list_models 2, start_generation_run 10, poll_run 3, upload_media 3, preview_media 3,
+        // list_techniques 4, run_technique 7, start_generation_batch 3 (its items are described in generations'), poll_runs 2.
+        expect(checked, label).toBe(41);
       }
     } finally {
       await withDefaults.close();

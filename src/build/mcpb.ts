@@ -7,6 +7,7 @@
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_BASE_URL, TOOLSET_NAMES } from '../config.js';
+import { DEFAULT_MEDIA_HOSTS_TEXT } from '../flora/media-hosts.js';
 import { buildTools } from '../tools/index.js';
 import type { ToolDefinition } from '../tools/tool.js';
 import { SERVER_NAME, VERSION } from '../version.js';
@@ -39,12 +40,13 @@ export function buildManifest(tools: readonly ToolDefinition[] = buildTools()): 
           NO_PROXY: '${user_config.no_proxy}',
           FLORA_MAX_RUN_USD: '${user_config.max_run_usd}',
           FLORA_SPEND_LIMIT_USD: '${user_config.spend_limit_usd}',
+          FLORA_MEDIA_HOSTS: '${user_config.media_hosts}',
         },
       },
     },
     tools: tools.map((t) => ({ name: t.name, description: t.description })),
     tools_generated: false,
-    compatibility: { platforms: ['darwin', 'win32', 'linux'], runtimes: { node: '>=20.0.0' } },
+    compatibility: { platforms: ['darwin', 'win32', 'linux'], runtimes: { node: '>=20.18.1' } },
     user_config: {
       flora_api_key: {
         type: 'string',
@@ -107,6 +109,13 @@ export function buildManifest(tools: readonly ToolDefinition[] = buildTools()): 
         description: 'Optional. Runs this server starts stop once their estimated spend would pass this. Empty: no limit.',
         required: false,
         min: 0,
+      },
+      media_hosts: {
+        type: 'string',
+        title: 'Extra media hosts',
+        description: `Optional comma list of hosts preview_media may fetch images from besides FLORA's own (${DEFAULT_MEDIA_HOSTS_TEXT}). Leave empty unless you mirror FLORA's media.`,
+        required: false,
+        default: '',
       },
       base_url: {
         type: 'string',

@@ -47,6 +47,7 @@ import { NO_PROXY, usesProxy, type ProxyConfig } from '../proxy.js';
 import { proxiedFetch } from './proxy-fetch.js';
 import { errorFromResponse, networkError, parseSuccess, readBody } from './responses.js';
 import { storageTargetOf, uploadToStorage, type StorageTarget } from './storage-upload.js';
+import { downloadMedia, type MediaDownload } from './media-download.js';
 import { SERVER_NAME, VERSION } from '../version.js';
 
 export const RUN_ID_RULE = 'must be a FLORA run ID like "run_abc123": "run_" followed by no whitespace, /, ?, #, %, \\ or ".."';
@@ -102,6 +103,8 @@ export interface FloraClientOptions {
   proxy?: ProxyConfig;
   logger?: Logger;
   random?: () => number;
+  /** FLORA_MEDIA_HOSTS: hosts downloadMedia may fetch besides FLORA's own. */
+  mediaHosts?: readonly string[];
 }
 
 export interface CallOptions {
@@ -154,7 +157,8 @@ export interface SignedUploadTarget {
 }
 
 export class FloraClient {
-  private readonly opts: Required<Omit<FloraClientOptions, 'fetch' | 'logger' | 'random' | 'proxy'>>;
+  private readonly opts: Required<Omit<FloraClientOptions, 'fetch' | 'logger' | 'random' | 'proxy' | 'mediaHosts'>>;
+  private readonly mediaHosts: readonly string[];
   private readonly fetchImpl: typeof fetch;
   private readonly proxy: ProxyConfig;
   private readonly log: Logger;
@@ -176,11 +180,13 @@ export class FloraClient {
     this.fetchImpl = usesProxy(this.proxy) ? proxiedFetch(this.proxy, base) : base;
     this.log = options.logger ?? silentLogger;
     this.random = options.random ?? Math.random;
+    this.mediaHosts = options.mediaHosts ?? [];
   }
 
   /** The client the user's configuration describes; `extra` tunes it (tests: backoff, fetch). */
   static fromConfig(
-    config: Pick<Config, 'baseUrl' | 'timeoutMs' | 'maxRetries'> & Partial<Pick<Config, 'proxy'>> & { apiKey: string },
+    config: Pick<Config, 'baseUrl' | 'timeoutMs' | 'maxRetries'> &
+      Partial<Pick<Config, 'proxy' | 'mediaHosts'>> & { apiKey: string },
     extra: Partial<FloraClientOptions> = {},
   ): FloraClient {
     return new FloraClient({
@@ -189,6 +195,7 @@ export class FloraClient {
       timeoutMs: config.timeoutMs,
       maxRetries: config.maxRetries,
       proxy: config.proxy,
+      mediaHosts: config.mediaHosts,
       ...extra,
     });
   }
@@ -383,6 +390,22 @@ export class FloraClient {
       baseBackoffMs: this.opts.baseBackoffMs,
       signal: opts.signal,
       log: this.log,
+    });
+  }
+
+  /**
+   * Downloads one media file of FLORA's (an output or asset URL) for a preview: not a FLORA API
+   * request, so without the key; only from FLORA's media hosts and FLORA_MEDIA_HOSTS, each
+   * redirect re-checked; capped in bytes and in time: FLORA_TIMEOUT_MS, or less to end by `deadline`.
+   */
+  downloadMedia(url: string, opts: CallOptions & { maxBytes?: number; deadline?: number } = {}): Promise<MediaDownload> {
+    const left = opts.deadline === undefined ? Number.POSITIVE_INFINITY : opts.deadline - Date.now();
+    return downloadMedia(url, {
+      fetch: this.fetchImpl,
+      extraHosts: this.mediaHosts,
+      timeoutMs: Math.max(1, Math.min(opts.timeoutMs ?? this.opts.timeoutMs, left)),
+      maxBytes: opts.maxBytes,
+      signal: opts.signal,
     });
   }
 

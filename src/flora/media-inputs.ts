@@ -9,6 +9,7 @@
  */
 import type { FieldIssue } from '../errors.js';
 import type { Model } from './schemas.js';
+import { FLORA_MEDIA_HOSTS, isFloraMediaHost } from './media-hosts.js';
 
 export type MediaKind = 'image' | 'video' | 'audio';
 
@@ -144,13 +145,6 @@ export function mediaKindOf(name: string): { kind: MediaKind; shape: 'one' | 'ma
   return undefined;
 }
 
-/**
- * FLORA's technique and action runtimes load media only from these hosts ("Failed to load inputs"
- * otherwise); for generations it is undocumented, and FLORA advises re-hosting media through
- * POST /assets first. `*.flora.ai` counts as FLORA's too.
- */
-const FLORA_MEDIA_HOSTS = ['media.flora.ai', 'ik.imagekit.io'];
-
 const UPLOAD_HINT = 'upload the file with upload_media and pass the url it returns';
 
 /**
@@ -203,7 +197,7 @@ export class MediaValueCheck {
     const url = typeof value === 'string' ? httpUrl(value) : undefined;
     if (!url) return [{ field, message: `must be an http(s) URL (got ${show(value)}); for a local file, ${UPLOAD_HINT}` }];
     if (isPrivateHost(url.hostname)) this.privateFields.push(field);
-    else if (url.protocol !== 'https:' || !isFloraHost(url.hostname)) this.outsideFields.push(field);
+    else if (url.protocol !== 'https:' || !isFloraMediaHost(url.hostname)) this.outsideFields.push(field);
     return [];
   }
 }
@@ -217,10 +211,6 @@ function httpUrl(value: string): URL | undefined {
   } catch {
     return undefined;
   }
-}
-
-function isFloraHost(host: string): boolean {
-  return FLORA_MEDIA_HOSTS.includes(host) || host === 'flora.ai' || host.endsWith('.flora.ai');
 }
 
 /** Loopback, link-local, private-range and local-only names: unreachable from FLORA's servers. */

@@ -8,6 +8,7 @@ import { CancelledError, FloraError, NetworkError, SourceRefusedError, TimeoutEr
 import type { Logger } from '../log.js';
 import { NO_PROXY, type ProxyConfig } from '../proxy.js';
 import { proxyFailure, viaProxy } from './responses.js';
+import { isLoopbackHost } from './media-hosts.js';
 import { sleep } from '../sleep.js';
 import type { SignedUpload } from './schemas.js';
 
@@ -78,8 +79,7 @@ function storageUrl(raw: string): URL {
   } catch {
     throw UpstreamError.of('FLORA named a storage upload URL that is not a URL; nothing was uploaded.');
   }
-  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname) || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
     throw UpstreamError.of(
       `FLORA named a storage upload URL that is not https (${url.protocol}//${url.host}); nothing was uploaded.`,
     );

@@ -40,6 +40,9 @@ export const runIdOf = () => ruledString(RUN_ID_PATTERN, RUN_ID_RULE);
 
 export const runIdField = () => runIdOf().describe('run_... ID from start_generation_run or run_technique.');
 
+/** An optional run_id checked as a refinement, not a published pattern: the tools/list budget. */
+export const optionalRunIdField = (describe: string) => runIdOf().optional().describe(describe);
+
 export const waitSecondsField = (max: number, what = 'the run') =>
   z.number().min(0).max(max).optional().describe(`Seconds to wait for ${what} to end, with progress.`);
 

@@ -16,6 +16,8 @@
  *   by signed upload (test/bench/upload-memory.ts).
  * - batches: 12 starts in one start_generation_batch call against 12 start_generation_run calls,
  *   and the polling requests for 8 runs waited for by list against run by run (test/bench/batch.ts).
+ * - preview_media: time and peak memory to preview a 4096 px PNG at the default size, and what
+ *   loading the image code on the first call costs (test/bench/preview-memory.ts).
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -25,6 +27,7 @@ import { DEFAULTS_ENV, TOOLS_LIST_BUDGETS } from '../helpers/tools-list-budget.j
 import { batchBench } from './batch.js';
 import { coldStart } from './cold-start.js';
 import { httpLoad } from './http-load.js';
+import { previewMemory } from './preview-memory.js';
 import { uploadMemory } from './upload-memory.js';
 import { percentile } from '../helpers/measure.js';
 import { BUNDLE } from '../helpers/paths.js';
@@ -270,6 +273,7 @@ const PARTS: Record<string, () => Promise<void>> = {
   'cold-start': () => coldStart(),
   http: httpLoad,
   upload: uploadMemory,
+  preview: previewMemory,
 };
 
 async function withFake(fn: (fake: FakeFlora) => Promise<void>): Promise<void> {

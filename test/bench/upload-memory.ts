@@ -9,21 +9,15 @@
  * Run alone with `npm run build && node dist/test/bench/upload-memory.js [MB]`, or as part of
  * `npm run bench`.
  */
-import { mkdtempSync, openSync, rmSync, truncateSync, writeSync, closeSync, readFileSync } from 'node:fs';
+import { mkdtempSync, openSync, rmSync, truncateSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { FAKE_KEY, FakeFlora } from '../helpers/fake-flora.js';
-import { rssMiB } from '../helpers/measure.js';
+import { hwmMiB, rssMiB } from '../helpers/measure.js';
 import { BUNDLE } from '../helpers/paths.js';
-
-/** Peak resident memory of a process so far, from /proc (Linux). */
-function hwmMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024;
-}
 
 /** An MP4 header (ftyp isom, which file-type reads as video/mp4) and then zeros, `bytes` long. */
 function mp4File(path: string, bytes: number): void {

@@ -14,6 +14,7 @@ import { FAKE_KEY, FakeFlora, MODELS } from '../helpers/fake-flora.js';
 import { FakeProxy } from '../helpers/fake-proxy.js';
 import { errorOf, GENERATE_TOOL_NAMES, structuredOf, TOOL_NAMES, VALID_CALLS, VALID_START } from '../helpers/harness.js';
 import { BUNDLE } from '../helpers/paths.js';
+import { decodePreview, near, quadrantsJpeg, quadrantsPng, RED, webp } from '../helpers/test-images.js';
 
 const BIN = BUNDLE;
 
@@ -202,6 +203,37 @@ describe('stdio server', () => {
       await client.close();
       await proxy.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('previews PNG, JPEG and WebP outputs from the bundle (its image code and inlined WebAssembly), without the key', async () => {
+    fake.media.serve('a.png', { contentType: 'image/png', bytes: () => quadrantsPng(400, 300) });
+    fake.media.serve('b.jpg', { contentType: 'image/jpeg', bytes: () => quadrantsJpeg(400, 300) });
+    fake.media.serve('c.webp', { contentType: 'image/webp', bytes: () => webp('lossyAlpha') });
+    fake.runPlan = {
+      durationMs: 0,
+      outputs: ['a.png', 'b.jpg', 'c.webp'].map((n) => ({ type: 'imageUrl', url: fake.media.url(n) })),
+    };
+    const { client } = await spawnClient({ FLORA_API_KEY: FAKE_KEY, FLORA_MEDIA_HOSTS: '127.0.0.1' });
+    try {
+      const started = structuredOf(
+        (await client.callTool({ name: 'start_generation_run', arguments: VALID_START })) as CallToolResult,
+      );
+      const result = (await client.callTool({
+        name: 'preview_media',
+        arguments: { run_id: started.run_id, size: 200 },
+      })) as CallToolResult;
+      const images = structuredOf<{ images: Array<{ preview_width: number; preview_height: number }> }>(result).images;
+      expect(images.map((i) => [i.preview_width, i.preview_height])).toEqual([
+        [200, 150],
+        [200, 150],
+        [96, 64],
+      ]);
+      const previews = result.content.slice(1).map((b) => decodePreview((b as { data: string }).data));
+      expect(previews.map((p) => near(p.at(0.25, 0.25), RED))).toEqual([true, true, true]);
+      expect(fake.media.requests.map((r) => r.authorization)).toEqual([undefined, undefined, undefined]);
+    } finally {
+      await client.close();
     }
   });
 

@@ -8,6 +8,7 @@
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FakeAssets } from './fake-assets.js';
+import { FakeMedia } from './fake-media.js';
 import { type FakeTechnique, TECHNIQUES, techniqueRoute } from './fake-techniques.js';
 
 export const FAKE_KEY = 'sk_live_fake_4f9a7c2e1b';
@@ -281,12 +282,16 @@ export interface FakeRun {
   /** Set for a technique run (fake-techniques.ts): its technique, and the inputs it was given. */
   technique_id?: string;
   technique_inputs?: Record<string, string>;
+  /** What the run shows once completed, instead of one output on media.flora.ai (preview_media). */
+  outputs?: Array<{ type: string; url: string }>;
 }
 
 /** How the next runs behave; tests change it before a start. */
 export interface RunPlan {
   durationMs: number;
   fail?: { code: string; message: string };
+  /** The outputs the next runs show once completed (e.g. files of `fake.media`). */
+  outputs?: Array<{ type: string; url: string }>;
 }
 
 const TYPES = new Set(['image', 'video', 'audio', 'text']);
@@ -336,6 +341,8 @@ export class FakeFlora {
   readonly idempotencyKeys = new Map<string, string>();
   /** Assets, and the storage host that signed uploads go to (outside /api/v1, no key expected). */
   readonly assets: FakeAssets;
+  /** The media host completed runs' outputs can point at (outside /api/v1, no key expected). */
+  readonly media: FakeMedia;
   apiKey = FAKE_KEY;
   /** Further keys FLORA accepts (several users of one HTTP-mode server). */
   otherKeys: string[] = [];
@@ -372,6 +379,7 @@ export class FakeFlora {
     readonly origin: string,
   ) {
     this.assets = new FakeAssets(origin);
+    this.media = new FakeMedia(origin);
   }
 
   /** FLORA_BASE_URL for this fake. */
@@ -384,6 +392,7 @@ export class FakeFlora {
     const server = createServer((req, res) => {
       // The storage host reads its (possibly huge) body as a stream; FLORA's routes buffer theirs.
       if ((req.url ?? '').startsWith('/storage/')) return void fake!.assets.handleStorage(req, res);
+      if ((req.url ?? '').startsWith('/media/')) return void fake!.media.handle(req, res);
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => void fake!.handle(req.method ?? 'GET', req.url ?? '/', req.headers, Buffer.concat(chunks), res));
@@ -413,10 +422,11 @@ export class FakeFlora {
   }
 
   assertAllRouted(): void {
-    if (this.unrouted.length > 0) {
-      const list = this.unrouted.map((r) => `${r.method} ${r.rawPath}`).join(', ');
-      throw new Error(`fake FLORA received requests no route serves: ${list}`);
-    }
+    const list = [
+      ...this.unrouted.map((r) => `${r.method} ${r.rawPath}`),
+      ...this.media.unrouted.map((r) => `${r.method} ${r.path}`),
+    ].join(', ');
+    if (list) throw new Error(`fake FLORA received requests no route serves: ${list}`);
   }
 
   reset(): void {
@@ -443,6 +453,7 @@ export class FakeFlora {
     this.startsInFlightOnArrival.length = 0;
     for (const release of this.heldStarts.splice(0)) release();
     this.assets.reset();
+    this.media.reset();
   }
 
   async close(): Promise<void> {
@@ -471,6 +482,8 @@ export class FakeFlora {
       if (run.fail) {
         view.error_code = run.fail.code;
         view.error_message = run.fail.message;
+      } else if (run.outputs) {
+        view.outputs = run.outputs.map((o, i) => ({ output_id: `out_${run.run_id.slice(4)}_${i}`, ...o }));
       } else {
         const out = OUTPUT[run.type];
         view.outputs = [
@@ -653,6 +666,7 @@ export class FakeFlora {
       duration_ms: this.runPlan.durationMs,
       fail: this.runPlan.fail,
       charged_cost: model.estimated_credits / 1000,
+      ...(this.runPlan.outputs ? { outputs: this.runPlan.outputs } : {}),
     };
     this.runs.set(run.run_id, run);
     if (idem !== undefined) this.idempotencyKeys.set(idem, run.run_id);

@@ -340,6 +340,7 @@ function createRun(
     charged_cost: t.run_cost,
     technique_id: t.technique_id,
     technique_inputs: Object.fromEntries(inputs),
+    ...(fake.runPlan.outputs ? { outputs: fake.runPlan.outputs } : {}),
   };
   fake.runs.set(run.run_id, run);
   return run;

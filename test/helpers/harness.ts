@@ -44,6 +44,8 @@ export interface ConnectOptions {
   transport?: 'stdio' | 'http';
   /** Declare the elicitation capability and answer each elicitation/create with this (the user's answer). */
   elicit?: (params: ElicitRequest['params']) => ElicitResult | Promise<ElicitResult>;
+  /** The fetch every outgoing request goes through (FLORA and media hosts alike); default: the real one. */
+  fetch?: typeof fetch;
 }
 
 export async function connect(fake: FakeFlora | undefined, opts: ConnectOptions = {}): Promise<Connected> {
@@ -58,6 +60,7 @@ export async function connect(fake: FakeFlora | undefined, opts: ConnectOptions 
     tools: opts.tools,
     clientOptions: { baseBackoffMs: 5, maxBackoffMs: 20, ...opts.clientOptions },
     transport: opts.transport,
+    fetch: opts.fetch,
   });
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
   await mcp.server.connect(serverTransport);
@@ -122,7 +125,9 @@ export const TECHNIQUES_TOOL_NAMES = ['list_techniques', 'run_technique'] as con
 /** The batch toolset's tools, in tools/list order. */
 export const BATCH_TOOL_NAMES = ['start_generation_batch', 'poll_runs'] as const;
 /** The tools a server offers by default (every toolset), in the order tools/list gives them. */
-export const TOOL_NAMES = [...GENERATE_TOOL_NAMES, 'upload_media', ...TECHNIQUES_TOOL_NAMES, ...BATCH_TOOL_NAMES] as const;
+/** The media toolset's tools, in tools/list order. */
+export const MEDIA_TOOL_NAMES = ['upload_media', 'preview_media'] as const;
+export const TOOL_NAMES = [...GENERATE_TOOL_NAMES, ...MEDIA_TOOL_NAMES, ...TECHNIQUES_TOOL_NAMES, ...BATCH_TOOL_NAMES] as const;
 export type ToolName = (typeof TOOL_NAMES)[number];
 
 /** A valid run_technique call: tech_product-shot with its one required input. */
@@ -140,6 +145,7 @@ const VALID_ARGS: { readonly [T in ToolName]: Readonly<Record<string, unknown>> 
   start_generation_run: VALID_START,
   poll_run: { run_id: 'run_abc123' },
   upload_media: { source: 'https://example.com/mug.png', workspace_id: 'ws_studio' },
+  preview_media: { run_id: 'run_abc123' },
   list_techniques: {},
   run_technique: VALID_TECHNIQUE_RUN,
   start_generation_batch: { generations: [VALID_START] },

@@ -109,12 +109,15 @@ describe('server instructions', () => {
     const lines = instructions!.split('\n');
     expect(lines.length).toBeGreaterThan(4);
     const steps = lines.filter((l) => /^\d+\. /.test(l));
-    expect(steps.map((l) => l.slice(0, 3))).toEqual(['1. ', '2. ', '3. ', '4. ']);
+    expect(steps.map((l) => l.slice(0, 3))).toEqual(['1. ', '2. ', '3. ', '4. ', '5. ']);
     expect(steps[0]).toContain('list_workspaces');
     expect(steps[0]).toContain('list_projects');
     expect(steps[1]).toContain('list_models');
     expect(steps[2]).toContain('start_generation_run');
     expect(steps[3]).toContain('poll_run');
+    // Look at the result before spending more.
+    expect(steps[4]).toContain('preview_media');
+    expect(steps[4]).toContain('before starting variations');
     // Techniques: discover, inspect inputs, upload media, run, wait, in that order.
     const techniques = lines.find((l) => l.startsWith('Techniques'));
     const order = ['list_techniques', 'inputs', 'upload_media', 'run_technique', 'technique_id to poll_run'];

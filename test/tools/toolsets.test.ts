@@ -10,6 +10,7 @@ import {
   BATCH_TOOL_NAMES,
   failure,
   GENERATE_TOOL_NAMES,
+  MEDIA_TOOL_NAMES,
   success,
   TECHNIQUES_TOOL_NAMES,
   TOOL_NAMES,
@@ -31,8 +32,8 @@ describe('FLORA_TOOLSETS', () => {
     expect(success(await c.call('list_workspaces')).workspaces).toHaveLength(2);
   });
 
-  it('media lists upload_media alone', async () => {
-    expect(await listed({ FLORA_TOOLSETS: 'media' })).toEqual(['upload_media']);
+  it('media lists upload_media and preview_media', async () => {
+    expect(await listed({ FLORA_TOOLSETS: 'media' })).toEqual(MEDIA_TOOL_NAMES);
   });
 
   it('techniques lists exactly list_techniques and run_technique, and they work', async () => {
@@ -52,16 +53,16 @@ describe('FLORA_TOOLSETS', () => {
 
   it('unset lists every tool of every toolset', async () => {
     expect(await listed({})).toEqual(TOOL_NAMES);
-    expect(TOOL_NAMES).toEqual([...GENERATE_TOOL_NAMES, 'upload_media', ...TECHNIQUES_TOOL_NAMES, ...BATCH_TOOL_NAMES]);
+    expect(TOOL_NAMES).toEqual([...GENERATE_TOOL_NAMES, ...MEDIA_TOOL_NAMES, ...TECHNIQUES_TOOL_NAMES, ...BATCH_TOOL_NAMES]);
   });
 
   it('a tool of a toolset the user did not enable is unknown, and the error says which toolset has it', async () => {
     const c = await open({ env: { FLORA_TOOLSETS: 'media,batch' } });
-    expect((await c.client.listTools()).tools.map((t) => t.name)).toEqual(['upload_media', ...BATCH_TOOL_NAMES]);
+    expect((await c.client.listTools()).tools.map((t) => t.name)).toEqual([...MEDIA_TOOL_NAMES, ...BATCH_TOOL_NAMES]);
     const call = c.call('poll_run', { run_id: 'run_1' });
     await expect(call).rejects.toMatchObject({ code: ErrorCode.InvalidParams });
     await expect(call).rejects.toThrow(
-      'Tool "poll_run" is in the toolset "generate", which this server does not enable (enabled: media, batch; the user sets FLORA_TOOLSETS or --toolsets). Available tools: upload_media, start_generation_batch, poll_runs.',
+      'Tool "poll_run" is in the toolset "generate", which this server does not enable (enabled: media, batch; the user sets FLORA_TOOLSETS or --toolsets). Available tools: upload_media, preview_media, start_generation_batch, poll_runs.',
     );
     expect(fake.requests).toHaveLength(0);
   });
