@@ -1,8 +1,9 @@
 /**
  * Build-time only (not in the published bundle): the .mcpb bundle for one-click install in Claude
  * Desktop. Writes dist/mcpb/manifest.json (tools listed from the registry, so it cannot drift),
- * dist/mcpb/server/index.js (the single-file server) and server/proxy-agent.js (which it loads
- * when a proxy is set); `npm run bundle` then packs it with `mcpb pack`.
+ * dist/mcpb/server/index.js (the server bundle), server/proxy-agent.js (which it loads when a proxy
+ * is set) and server/preview-image.js (loaded on the first preview_media call); `npm run bundle`
+ * then packs it with `mcpb pack`.
  */
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -136,6 +137,7 @@ function writeBundleDir(root: URL): void {
   copyFileSync(new URL('dist/flora-generation-mcp.js', root), new URL('server/index.js', dir));
   // Loaded by the server, from next to it, when a proxy is set.
   copyFileSync(new URL('dist/proxy-agent.js', root), new URL('server/proxy-agent.js', dir));
+  copyFileSync(new URL('dist/preview-image.js', root), new URL('server/preview-image.js', dir));
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

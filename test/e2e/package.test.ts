@@ -53,7 +53,13 @@ async function cli(args: string[], env: Record<string, string> = {}) {
 
 describe('the packed package', () => {
   it('ships the single-file server and nothing it does not need', () => {
-    expect(tarballFiles).toEqual(['README.md', 'dist/flora-generation-mcp.js', 'dist/proxy-agent.js', 'package.json']);
+    expect(tarballFiles).toEqual([
+      'README.md',
+      'dist/flora-generation-mcp.js',
+      'dist/preview-image.js',
+      'dist/proxy-agent.js',
+      'package.json',
+    ]);
   });
 
   it('installs with no network and serves MCP over stdio from its bin', async () => {

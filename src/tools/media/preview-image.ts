@@ -14,7 +14,6 @@ import { inflateSync } from 'node:zlib';
 import webpWasm from '@cwasm/webp/webp.wasm';
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
-import { MediaRefusedError } from '../../errors.js';
 
 export type ImageFormat = 'png' | 'jpeg' | 'webp';
 
@@ -101,12 +100,21 @@ function jpegInfo(b: Uint8Array, view: DataView): ImageInfo | undefined {
 }
 
 /**
- * The preview of an image imageInfo recognised; throws MediaRefusedError when it is too large or
+ * Why an image is not previewed, in words for the agent. A plain Error: this module is built into a
+ * file of its own (dist/preview-image.js, loaded on the first preview), so it imports none of the
+ * server's modules, whose classes would be copies there; preview_media makes it a media_refused.
+ */
+export class ImageRefused extends Error {
+  override readonly name = 'ImageRefused';
+}
+
+/**
+ * The preview of an image imageInfo recognised; throws ImageRefused when it is too large or
  * broken. It consumes `bytes`: a PNG's are overwritten while decoding (a copy would cost memory).
  */
 export function makePreview(bytes: Uint8Array, info: ImageInfo, size: number): Preview {
   if (info.width * info.height > MAX_PIXELS) {
-    throw MediaRefusedError.of(
+    throw new ImageRefused(
       `The image is ${info.width}x${info.height} pixels; preview_media decodes at most ${MAX_PIXELS / 1_000_000} megapixels. Open the URL instead.`,
     );
   }
@@ -114,7 +122,7 @@ export function makePreview(bytes: Uint8Array, info: ImageInfo, size: number): P
   try {
     image = decode(bytes, info.format);
   } catch (err) {
-    throw MediaRefusedError.of(`The ${info.format.toUpperCase()} image could not be decoded (${(err as Error).message}).`);
+    throw new ImageRefused(`The ${info.format.toUpperCase()} image could not be decoded (${(err as Error).message}).`);
   }
   const scale = Math.min(1, size / Math.max(image.width, image.height));
   const previewWidth = Math.max(1, Math.round(image.width * scale));

@@ -4,7 +4,7 @@
  * holds the host rule); the image codecs are loaded on the first call.
  */
 import * as z from 'zod';
-import { FloraError } from '../../errors.js';
+import { FloraError, MediaRefusedError } from '../../errors.js';
 import { TERMINAL_STATUSES, type RunOutput } from '../../flora/schemas.js';
 import { nonEmptyString, optionalRunIdField } from '../fields.js';
 import { pollResult } from '../runs/present.js';
@@ -157,7 +157,13 @@ async function previewOne(
   if (!info) {
     return { skipped: { url, ...typed, reason: `not a PNG, JPEG or WebP image (${download.contentType || 'no content type'})` } };
   }
-  const preview = makePreview(download.bytes, info, size);
+  let preview: ReturnType<typeof makePreview>;
+  try {
+    preview = makePreview(download.bytes, info, size);
+  } catch (err) {
+    if ((err as Error).name === 'ImageRefused') throw MediaRefusedError.of((err as Error).message);
+    throw err;
+  }
   return {
     image: {
       url,
