@@ -45,6 +45,8 @@ export interface ServerDeps {
   /** Test seam: the fetch FLORA calls go through, and client tuning (backoff) for fast tests. */
   fetch?: typeof fetch;
   clientOptions?: Partial<FloraClientOptions>;
+  /** Test seam: the cap on a pre-flight catalog lookup (default 5 s), so a test of a hang waits less. */
+  lookupTimeoutMs?: number;
   tools?: readonly ToolDefinition[];
   /** How clients reach this server (default stdio). Over HTTP, tools refuse local paths: they would be the server's files. */
   transport?: 'stdio' | 'http';
@@ -201,8 +203,8 @@ export function createServer(deps: ServerDeps): FloraMcpServer {
           { logger: log, fetch: deps.fetch, ...deps.clientOptions },
         )
       : undefined;
-  const catalog = client && new ModelCatalog(client, log);
-  const techniques = client && new TechniqueCatalog(client, log);
+  const catalog = client && new ModelCatalog(client, log, undefined, deps.lookupTimeoutMs);
+  const techniques = client && new TechniqueCatalog(client, log, undefined, deps.lookupTimeoutMs);
 
   const server = new Server(
     { name: SERVER_NAME, title: 'FLORA generations', version: VERSION },

@@ -26,6 +26,8 @@ export interface ConnectOptions {
   env?: Record<string, string | undefined>;
   /** Backoff defaults to a few ms so retry tests stay fast. */
   clientOptions?: Partial<FloraClientOptions>;
+  /** The cap on a pre-flight catalog lookup (default: the server's 5 s). */
+  lookupTimeoutMs?: number;
   logger?: Logger;
   /** Tools to serve instead of the ones the config enables. */
   tools?: readonly ToolDefinition[];
@@ -49,6 +51,7 @@ export async function connect(fake: FakeFlora | undefined, opts: ConnectOptions 
     logger: opts.logger,
     tools: opts.tools,
     clientOptions: { baseBackoffMs: 5, maxBackoffMs: 20, ...opts.clientOptions },
+    lookupTimeoutMs: opts.lookupTimeoutMs,
     transport: opts.transport,
   });
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();

@@ -242,7 +242,12 @@ describe('progress notifications', () => {
 
 describe('cancellation', () => {
   it('stops the wait at once: no request reaches FLORA after the cancel', async () => {
+    // FLORA's estimate (1 s) is far too short, so the wait polls about every second once it is overdue.
     fake.runPlan = { durationMs: 60_000 };
+    fake.route('POST /generate', (_req, _res, ctx) => {
+      const reply = ctx.defaultReply();
+      return { ...reply, body: { ...(reply.body as object), estimated_seconds: 1 } };
+    });
     const c = await open();
     const controller = new AbortController();
     const call = c.client.callTool({ name: 'start_generation_run', arguments: { ...VALID_START, wait_seconds: 40 } }, undefined, {
@@ -255,11 +260,11 @@ describe('cancellation', () => {
     const settledAt = Date.now();
     expect(settledAt - cancelledAt).toBeLessThan(500);
 
-    // Long enough for several polls had the wait gone on (they are at most 5 s apart).
-    await new Promise((r) => setTimeout(r, 5_500));
+    // Long enough for two more polls had the wait gone on (about 1 s apart once overdue).
+    await new Promise((r) => setTimeout(r, 2_300));
     expect(fake.requests.filter((r) => r.at > cancelledAt + 100)).toEqual([]);
     expect(fake.runs.size).toBe(1);
-  }, 15_000);
+  });
 
   it('aborts a request in flight', async () => {
     fake.route('GET /runs/:id', faults.hang);
