@@ -173,20 +173,21 @@ describe('progress notifications', () => {
     }
   });
 
-  it("never go down, even when FLORA's progress does", async () => {
-    // 90 %, then 80 % a poll (at least 1 s, past the throttle) later, then done.
+  it("never go down nor repeat, even when FLORA's progress does", async () => {
+    // 90 %, 90 % again and then 80 %, each a poll (at least 1 s, past the throttle) later, then done.
     const createdAt = Date.now() - 500;
     const view = (status: string, progress: number) => () => ({
       status: 200,
       body: { run_id: 'run_wobbly', status, progress, created_at: createdAt, ...(status === 'completed' ? { outputs: [] } : {}) },
     });
     fake.once('GET /runs/:id', view('running', 90));
+    fake.once('GET /runs/:id', view('running', 90));
     fake.once('GET /runs/:id', view('running', 80));
     fake.once('GET /runs/:id', view('completed', 100));
     const { result, events } = await callWithProgress('poll_run', { run_id: 'run_wobbly', wait_seconds: 10 });
 
     expect(success(result)).toMatchObject({ status: 'completed', done: true });
-    expect(runPolls('run_wobbly')).toBe(3);
+    expect(runPolls('run_wobbly')).toBe(4);
     expect(events.map((e) => e.progress)).toEqual([90, 100]);
     expect(events.at(-1)).toMatchObject({ progress: 100, total: 100, message: 'completed, 100%' });
   });

@@ -367,14 +367,21 @@ describe('MCP roots', () => {
     expect(listed).toBe(2);
   });
 
-  it('a client that declares roots but fails to list them: local files are refused', async () => {
+  it('a client that declares roots but fails to list them: local files are refused, and the next call asks again', async () => {
     const c = await open({ roots: [] });
+    let listed = 0;
     c.client.setRequestHandler(ListRootsRequestSchema, () => {
-      throw new Error('roots are unavailable');
+      listed++;
+      if (listed === 1) throw new Error('roots are unavailable');
+      return { roots: [{ uri: pathToFileURL(dir).href }] };
     });
     const error = failure((await upload({ source: files.png })).result);
     expect(error.code).toBe('source_refused');
     expect(error.message).toContain('declares MCP roots but did not list them');
     nothingSent();
+
+    // The failed listing was not kept: the client is asked again, and its answer is used.
+    expect(success((await upload({ source: files.png })).result).status).toBe('ready');
+    expect(listed).toBe(2);
   });
 });
