@@ -6,6 +6,7 @@
  * added to FLORA's GET /generations answer, so each filter alone decides.
  */
 import { describe, expect, it } from 'vitest';
+import { pickLostRun } from '../../src/flora/recover.js';
 import { type FakeFlora, faults, type FakeRun, type Handler } from '../helpers/fake-flora.js';
 import { failure, success, useConnections, VALID_START } from '../helpers/harness.js';
 
@@ -189,5 +190,22 @@ describe('recovery takes only a run that can be ours', () => {
     expect(error.message).toContain(ours.run_id);
     expect(error.message).toContain(skewed.run_id);
     expect(fake.runs.size).toBe(2);
+  });
+});
+
+describe('the clock-skew window', () => {
+  it('is 30 s before the first attempt, inclusive: a run created exactly then counts, one a millisecond older does not', () => {
+    const firstAttemptAt = 1_800_000_000_000;
+    const run = (run_id: string, created_at: number) => ({ run_id, status: 'running', created_at });
+    const recent = [run('run_at_bound', firstAttemptAt - 30_000), run('run_older', firstAttemptAt - 30_001)];
+
+    const picked = pickLostRun(
+      recent,
+      firstAttemptAt,
+      () => false,
+      () => true,
+    );
+
+    expect(picked.map((r) => r.run_id)).toEqual(['run_at_bound']);
   });
 });
