@@ -7,7 +7,7 @@ import type { CallToolResult, ContentBlock } from '@modelcontextprotocol/sdk/typ
 import { describe, expect, it } from 'vitest';
 import { RunMemory } from '../../src/flora/run-memory.js';
 import { nextPollDelayMs } from '../../src/tools/runs/schedule.js';
-import { type FakeFlora, faults, floraError } from '../helpers/fake-flora.js';
+import { type FakeFlora, floraError } from '../helpers/fake-flora.js';
 import { failure, success, useConnections, VALID_START } from '../helpers/harness.js';
 
 let fake: FakeFlora;
@@ -103,6 +103,15 @@ describe('waiting in one call', () => {
     expect(out).toMatchObject({ status: 'pending', done: false });
     expect(out.summary).toContain('Still going');
     expect(runPolls('run_queued')).toBe(2);
+  });
+
+  it('a wait shorter than the schedule still checks the run once before answering', async () => {
+    // The run is done at once, but the start only knows it as pending: 0.2 s is enough for one look.
+    fake.runPlan = { durationMs: 0 };
+    const c = await open();
+    const out = success(await c.call('start_generation_run', { ...VALID_START, wait_seconds: 0.2 }), 1);
+    expect(out.run).toMatchObject({ status: 'completed', done: true });
+    expect(runPolls(out.run_id as string)).toBe(1);
   });
 
   it('poll_run without wait_seconds polls once and suggests when to look again', async () => {
@@ -268,7 +277,13 @@ describe('cancellation', () => {
   });
 
   it('aborts a request in flight', async () => {
-    fake.route('GET /runs/:id', faults.hang);
+    let aborted: () => void = () => {};
+    const connectionClosed = new Promise<void>((resolve) => (aborted = resolve));
+    fake.route('GET /runs/:id', (_req, res) => {
+      // FLORA never answers; the client's cancel must close the request rather than wait out its timeout (30 s).
+      res.on('close', aborted);
+      return new Promise<void>(() => {});
+    });
     const c = await open();
     const controller = new AbortController();
     const call = c.client.callTool({ name: 'poll_run', arguments: { run_id: 'run_hung', wait_seconds: 10 } }, undefined, {
@@ -277,6 +292,7 @@ describe('cancellation', () => {
     await new Promise((r) => setTimeout(r, 300));
     controller.abort('user cancelled');
     await expect(call).rejects.toThrow();
+    await connectionClosed;
     await new Promise((r) => setTimeout(r, 1_500));
     expect(fake.requests).toHaveLength(1);
   });
