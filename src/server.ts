@@ -45,8 +45,9 @@ export interface ServerDeps {
   /** Test seam: the fetch FLORA calls go through, and client tuning (backoff) for fast tests. */
   fetch?: typeof fetch;
   clientOptions?: Partial<FloraClientOptions>;
-  /** Test seam: the cap on a pre-flight catalog lookup (default 5 s), so a test of a hang waits less. */
+  /** Test seams: the cap on a pre-flight catalog lookup (default 5 s) and on roots/list (10 s), so a test of a hang waits less. */
   lookupTimeoutMs?: number;
+  rootsTimeoutMs?: number;
   tools?: readonly ToolDefinition[];
   /** How clients reach this server (default stdio). Over HTTP, tools refuse local paths: they would be the server's files. */
   transport?: 'stdio' | 'http';
@@ -146,14 +147,14 @@ const ROOTS_TIMEOUT_MS = 10_000;
  * The client's roots, asked for on first need and cached; roots/list_changed drops the cache.
  * Undefined when the client declares no roots capability. A failed listing is not cached.
  */
-function rootsOf(server: Server): () => Promise<readonly string[] | undefined> {
+function rootsOf(server: Server, timeoutMs: number): () => Promise<readonly string[] | undefined> {
   let cached: Promise<readonly string[]> | undefined;
   server.setNotificationHandler(RootsListChangedNotificationSchema, () => {
     cached = undefined;
   });
   return async () => {
     if (!server.getClientCapabilities()?.roots) return undefined;
-    cached ??= server.listRoots(undefined, { timeout: ROOTS_TIMEOUT_MS }).then((r) => r.roots.map((root) => root.uri));
+    cached ??= server.listRoots(undefined, { timeout: timeoutMs }).then((r) => r.roots.map((root) => root.uri));
     const listing = cached;
     try {
       return await listing;
@@ -211,7 +212,7 @@ export function createServer(deps: ServerDeps): FloraMcpServer {
     { capabilities: { tools: {} }, instructions: INSTRUCTIONS, jsonSchemaValidator: lazyValidator },
   );
   server.onerror = (err) => log.warn(`MCP transport: ${err.message}`);
-  const roots = rootsOf(server);
+  const roots = rootsOf(server, deps.rootsTimeoutMs ?? ROOTS_TIMEOUT_MS);
   const transport = deps.transport ?? 'stdio';
 
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: cachedListing(tools) }));

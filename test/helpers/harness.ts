@@ -26,8 +26,9 @@ export interface ConnectOptions {
   env?: Record<string, string | undefined>;
   /** Backoff defaults to a few ms so retry tests stay fast. */
   clientOptions?: Partial<FloraClientOptions>;
-  /** The cap on a pre-flight catalog lookup (default: the server's 5 s). */
+  /** The caps on a pre-flight catalog lookup and on roots/list (default: the server's 5 s and 10 s). */
   lookupTimeoutMs?: number;
+  rootsTimeoutMs?: number;
   logger?: Logger;
   /** Tools to serve instead of the ones the config enables. */
   tools?: readonly ToolDefinition[];
@@ -52,6 +53,7 @@ export async function connect(fake: FakeFlora | undefined, opts: ConnectOptions 
     tools: opts.tools,
     clientOptions: { baseBackoffMs: 5, maxBackoffMs: 20, ...opts.clientOptions },
     lookupTimeoutMs: opts.lookupTimeoutMs,
+    rootsTimeoutMs: opts.rootsTimeoutMs,
     transport: opts.transport,
   });
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();

@@ -155,31 +155,35 @@ describe('stderr lines', () => {
 
 describe('calls in flight', () => {
   it('are counted until answered; idle() waits for the last one, and resolves at once when none runs', async () => {
-    let release: () => void = () => {};
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let entered: () => void = () => {};
-    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const gates: Array<() => void> = [];
+    let entered = 0;
     const hold = tool('hold', async () => {
-      entered();
-      await gate;
+      entered++;
+      await new Promise<void>((resolve) => gates.push(resolve));
     });
     const c = await open({ tools: [hold] });
+    const tick = () => new Promise((r) => setImmediate(r));
 
     await c.mcp.idle();
     expect(c.mcp.inFlight()).toBe(0);
 
-    const call = c.call('hold');
-    await inside;
-    expect(c.mcp.inFlight()).toBe(1);
+    const first = c.call('hold');
+    const second = c.call('hold');
+    while (entered < 2) await tick();
+    expect(c.mcp.inFlight()).toBe(2);
     let idle = false;
     const idled = c.mcp.idle().then(() => {
       idle = true;
     });
-    await new Promise((r) => setImmediate(r));
+
+    gates[0]!();
+    success(await first);
+    await tick();
+    expect(c.mcp.inFlight()).toBe(1);
     expect(idle).toBe(false);
 
-    release();
-    success(await call);
+    gates[1]!();
+    success(await second);
     await idled;
     expect(idle).toBe(true);
     expect(c.mcp.inFlight()).toBe(0);

@@ -384,4 +384,14 @@ describe('MCP roots', () => {
     expect(success((await upload({ source: files.png })).result).status).toBe('ready');
     expect(listed).toBe(2);
   });
+
+  it('a client that declares roots but never answers roots/list: refused once the wait for it ends (10 s; 300 ms here)', async () => {
+    const c = await open({ roots: [], rootsTimeoutMs: 300 });
+    c.client.setRequestHandler(ListRootsRequestSchema, () => new Promise<never>(() => {}));
+    // Without the server's own cap the SDK would wait 60 s, and this test would time out first.
+    const error = failure((await upload({ source: files.png })).result);
+    expect(error.code).toBe('source_refused');
+    expect(error.message).toContain('declares MCP roots but did not list them');
+    nothingSent();
+  });
 });
