@@ -81,7 +81,7 @@ describe('Streamable HTTP mode', () => {
       (await client.callTool({ name: 'start_generation_run', arguments: START_WITH_MODEL })) as CallToolResult,
     );
     expect(mode.fake.runs.has(started.run_id)).toBe(true);
-    // FLORA's message was mode.logged, with the key in it hidden.
+    // FLORA's message was logged, with the key in it hidden.
     expect(mode.logged).toContain(CATALOG_WARNING);
     expect(mode.logged).toContain('Key [redacted] may not read the model catalog');
     expect(mode.logged).not.toContain(teamKey);
@@ -205,7 +205,7 @@ describe('Streamable HTTP mode', () => {
       ['ws_client', `Bearer ${keyB}`],
       ['ws_studio', `Bearer ${keyA}`],
     ]);
-    // Both catalog refusals were mode.logged, each with its request's key hidden.
+    // Both catalog refusals were logged, each with its request's key hidden.
     expect(mode.logged.split(CATALOG_WARNING)).toHaveLength(3);
     expect(mode.logged).not.toContain(keyA);
     expect(mode.logged).not.toContain(keyB);
