@@ -182,6 +182,21 @@ describe('progress notifications', () => {
     }
   });
 
+  it('say no time left once a run is overdue, rather than a time already past', async () => {
+    // FLORA estimated 1 s for a 60 s run: the poll after 1 s finds it still pending, overdue.
+    fake.runPlan = { durationMs: 60_000 };
+    fake.route('POST /generate', (_req, _res, ctx) => {
+      const reply = ctx.defaultReply();
+      return { ...reply, body: { ...(reply.body as object), estimated_seconds: 1 } };
+    });
+    const { result, events } = await callWithProgress('start_generation_run', { ...VALID_START, wait_seconds: 1.5 });
+
+    expect(success(result).run).toMatchObject({ status: 'pending', done: false });
+    const polled = events.slice(1);
+    expect(polled.length).toBeGreaterThanOrEqual(1);
+    for (const e of polled) expect(e.message).toMatch(/^pending, \d+%$/);
+  });
+
   it("never go down nor repeat, even when FLORA's progress does", async () => {
     // 90 %, 90 % again and then 80 %, each a poll (at least 1 s, past the throttle) later, then done.
     const createdAt = Date.now() - 500;
