@@ -6,6 +6,7 @@
 import type { CallToolResult, ContentBlock } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
 import { RunMemory } from '../../src/flora/run-memory.js';
+import { createLogger, makeRedactor } from '../../src/log.js';
 import { nextPollDelayMs } from '../../src/tools/runs/schedule.js';
 import { type FakeFlora, floraError } from '../helpers/fake-flora.js';
 import { failure, success, useConnections, VALID_START } from '../helpers/harness.js';
@@ -310,6 +311,34 @@ describe('cancellation', () => {
     await connectionClosed;
     await new Promise((r) => setTimeout(r, 1_500));
     expect(fake.requests).toHaveLength(1);
+  });
+});
+
+describe('cancellation while a start waits', () => {
+  it('logs that the run was started and keeps running, when the cancel lands during a poll', async () => {
+    const lines: string[] = [];
+    const logger = createLogger('warn', makeRedactor(undefined), (line) => lines.push(line));
+    fake.runPlan = { durationMs: 0 };
+    let polled: () => void = () => {};
+    const polling = new Promise<void>((resolve) => (polled = resolve));
+    fake.route('GET /runs/:id', () => {
+      polled();
+      return new Promise<void>(() => {}); // FLORA never answers this poll
+    });
+    const c = await open({ logger });
+    const controller = new AbortController();
+    const call = c.client.callTool({ name: 'start_generation_run', arguments: { ...VALID_START, wait_seconds: 30 } }, undefined, {
+      signal: controller.signal,
+    });
+    await polling;
+    controller.abort('user cancelled');
+    await expect(call).rejects.toThrow();
+    await c.mcp.idle();
+
+    const [run] = [...fake.runs.values()];
+    expect(lines).toContainEqual(
+      expect.stringContaining(`call cancelled while waiting; run ${run!.run_id} was started and keeps running in FLORA`),
+    );
   });
 });
 
