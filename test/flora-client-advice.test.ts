@@ -125,6 +125,27 @@ describe('the advice on a start whose outcome is unknown', () => {
   });
 });
 
+describe('a cancel', () => {
+  it('during a request is cancelled at once, said as such, and not retried as a network failure', async () => {
+    fake.route('GET /workspaces', faults.hang);
+    const controller = new AbortController();
+    const { client, lines } = loggedClient();
+
+    const failing = rejection(() => client.listWorkspaces({ signal: controller.signal }));
+    while (fake.requests.length === 0) await new Promise((r) => setTimeout(r, 10));
+    controller.abort();
+    const err = await failing;
+
+    expect(err.toPayload()).toMatchObject({
+      code: 'cancelled',
+      retryable: false,
+      message: 'The call was cancelled by the client before FLORA answered.',
+    });
+    expect(lines.filter((l) => l.includes(' warn: '))).toEqual([]);
+    expect(fake.requests).toHaveLength(1);
+  });
+});
+
 describe('IDs refused before any request', () => {
   it('a run ID that is not one, with the rule it breaks', async () => {
     const err = await rejection(() => fastClient(fake).getRun('gen_123'));
