@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { startHttpServer } from '../../src/http.js';
 import { createLogger, makeRedactor } from '../../src/log.js';
-import { FAKE_KEY } from '../helpers/fake-flora.js';
+import { estimatedStart, FAKE_KEY } from '../helpers/fake-flora.js';
 import { structuredOf, TOOL_NAMES } from '../helpers/harness.js';
 import { JSON_HEADERS, LIST, START_WITH_MODEL, type RawAnswer, useHttpMode } from '../helpers/http-mode.js';
 
@@ -191,10 +191,7 @@ describe('Streamable HTTP mode: the server itself', () => {
   it('ends the work of a request whose client went away: no more polls reach FLORA', async () => {
     // FLORA's estimate (1 s) is far too short, so the wait polls about every second once it is overdue.
     mode.fake.runPlan = { durationMs: 60_000 };
-    mode.fake.route('POST /generate', (_req, _res, ctx) => {
-      const reply = ctx.defaultReply();
-      return { ...reply, body: { ...(reply.body as object), estimated_seconds: 1 } };
-    });
+    mode.fake.route('POST /generate', estimatedStart(1));
     await start();
     const url = new URL(mode.server!.url);
     const call = JSON.stringify({

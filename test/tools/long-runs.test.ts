@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { RunMemory } from '../../src/flora/run-memory.js';
 import { createLogger, makeRedactor } from '../../src/log.js';
 import { nextPollDelayMs } from '../../src/tools/runs/schedule.js';
-import { type FakeFlora, floraError } from '../helpers/fake-flora.js';
+import { estimatedStart, type FakeFlora, floraError } from '../helpers/fake-flora.js';
 import { failure, success, useConnections, VALID_START } from '../helpers/harness.js';
 
 let fake: FakeFlora;
@@ -163,10 +163,7 @@ describe('progress notifications', () => {
   it("reach the client's onprogress from FLORA's progress, with status and time left", async () => {
     // FLORA under-estimates (1 s for a 3 s run), so a poll lands mid-run and reports it.
     fake.runPlan = { durationMs: 3_000 };
-    fake.route('POST /generate', (_req, _res, ctx) => {
-      const reply = ctx.defaultReply();
-      return { ...reply, body: { ...(reply.body as object), estimated_seconds: 1 } };
-    });
+    fake.route('POST /generate', estimatedStart(1));
     const { result, events } = await callWithProgress('start_generation_run', { ...VALID_START, wait_seconds: 20 });
 
     expect((success(result, 1).run as Record<string, unknown>).status).toBe('completed');
@@ -186,10 +183,7 @@ describe('progress notifications', () => {
   it('say no time left once a run is overdue, rather than a time already past', async () => {
     // FLORA estimated 1 s for a 60 s run: the poll after 1 s finds it still pending, overdue.
     fake.runPlan = { durationMs: 60_000 };
-    fake.route('POST /generate', (_req, _res, ctx) => {
-      const reply = ctx.defaultReply();
-      return { ...reply, body: { ...(reply.body as object), estimated_seconds: 1 } };
-    });
+    fake.route('POST /generate', estimatedStart(1));
     const { result, events } = await callWithProgress('start_generation_run', { ...VALID_START, wait_seconds: 1.5 });
 
     expect(success(result).run).toMatchObject({ status: 'pending', done: false });
@@ -270,10 +264,7 @@ describe('cancellation', () => {
   it('stops the wait at once: no request reaches FLORA after the cancel', async () => {
     // FLORA's estimate (1 s) is far too short, so the wait polls about every second once it is overdue.
     fake.runPlan = { durationMs: 60_000 };
-    fake.route('POST /generate', (_req, _res, ctx) => {
-      const reply = ctx.defaultReply();
-      return { ...reply, body: { ...(reply.body as object), estimated_seconds: 1 } };
-    });
+    fake.route('POST /generate', estimatedStart(1));
     const c = await open();
     const controller = new AbortController();
     const call = c.client.callTool({ name: 'start_generation_run', arguments: { ...VALID_START, wait_seconds: 40 } }, undefined, {
