@@ -97,6 +97,21 @@ describe('the advice on a start whose outcome is unknown', () => {
     ).toBe(true);
   });
 
+  it('a retry refused as a duplicate: the lost first attempt started it; which header FLORA saw used, and where the run is', async () => {
+    const key = newKey();
+    fake.once('POST /generate', (_req, res, ctx) => {
+      ctx.defaultReply();
+      res.socket?.resetAndDestroy();
+    });
+
+    const err = await rejection(() => fastClient(fake).generate(BODY, key));
+
+    expect(err.toPayload()).toMatchObject({ code: 'idempotency_duplicate', status: 409, retryable: false, idempotency_key: key });
+    expect(err.message).toBe(
+      `An earlier attempt of this call reached FLORA and started the generation, but its answer was lost on the way back (FLORA now reports Idempotency-Key "${key}" as already used). The run exists and is billed once. Do not start it again: that would start and bill a second run. Find it in the project's recent generations.`,
+    );
+  });
+
   it('a 300 is a redirect like any 3xx: not followed, and it says where it pointed', async () => {
     fake.route('GET /models', () => ({ status: 300, body: '' }));
 
