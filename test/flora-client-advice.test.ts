@@ -161,6 +161,40 @@ describe('a cancel', () => {
   });
 });
 
+describe('a host name that does not resolve', () => {
+  /** A client for flora.example whose fetch (the client's seam) fails as DNS does, with `code`. */
+  function unresolved(code: string) {
+    let calls = 0;
+    const client = new FloraClient({
+      apiKey: FAKE_KEY,
+      baseUrl: new URL('https://flora.example/api/v1'),
+      timeoutMs: 1_000,
+      maxRetries: 2,
+      baseBackoffMs: 1,
+      fetch: async () => {
+        calls++;
+        throw new TypeError('fetch failed', { cause: { code } });
+      },
+    });
+    return { client, calls: () => calls };
+  }
+
+  it('for good (ENOTFOUND) is not retried, and says to check FLORA_BASE_URL', async () => {
+    const { client, calls } = unresolved('ENOTFOUND');
+    const err = await rejection(() => client.listWorkspaces());
+    expect(err.toPayload()).toMatchObject({ code: 'network_error', retryable: false });
+    expect(err.message).toBe("Could not resolve flora.example (ENOTFOUND). Check FLORA_BASE_URL and the machine's network.");
+    expect(calls()).toBe(1);
+  });
+
+  it('for now (EAI_AGAIN) is retried, then reported as retryable', async () => {
+    const { client, calls } = unresolved('EAI_AGAIN');
+    const err = await rejection(() => client.listWorkspaces());
+    expect(err.toPayload()).toMatchObject({ code: 'network_error', retryable: true });
+    expect(calls()).toBe(3);
+  });
+});
+
 describe('IDs refused before any request', () => {
   it('a run ID that is not one, with the rule it breaks', async () => {
     const err = await rejection(() => fastClient(fake).getRun('gen_123'));
