@@ -134,10 +134,11 @@ describe('Streamable HTTP mode', () => {
     expect(mode.fake.requests).toHaveLength(0);
   });
 
-  it('accepts the host names the operator allows, and only those', async () => {
-    await start({ allowedHosts: ['mcp.internal.example'] });
+  it('accepts the host names the operator allows, in any case, and only those', async () => {
+    await start({ allowedHosts: ['MCP.Internal.example'] });
     const auth = { authorization: `Bearer ${FAKE_KEY}` };
     expect((await raw('/mcp', { body: LIST, headers: { ...auth, host: 'mcp.internal.example' } })).status).toBe(200);
+    expect((await raw('/mcp', { body: LIST, headers: { ...auth, host: 'MCP.INTERNAL.EXAMPLE:8080' } })).status).toBe(200);
     expect((await raw('/mcp', { body: LIST, headers: { ...auth, host: '127.0.0.1' } })).status).toBe(403);
   });
 
