@@ -135,11 +135,11 @@ describe('stderr lines', () => {
 
   it('warn when the enabled toolsets offer no tools, and an unknown tool then hears that none are available', async () => {
     const { lines, logger } = captured();
-    const c = await open({ logger, tools: [], env: { FLORA_TOOLSETS: 'generate' } });
+    const c = await open({ logger, tools: [], env: { FLORA_TOOLSETS: 'generate,media' } });
 
     expect(lines).toEqual([
       expect.stringMatching(
-        / warn: no tools offered: the toolsets enabled \(generate\) have none in this version; see FLORA_TOOLSETS\n$/,
+        / warn: no tools offered: the toolsets enabled \(generate, media\) have none in this version; see FLORA_TOOLSETS\n$/,
       ),
     ]);
     expect((await c.client.listTools()).tools).toEqual([]);
