@@ -49,6 +49,11 @@ describe('makeRedactor', () => {
     expect(makeRedactor(undefined)(text)).toBe(expected);
   });
 
+  it('redacts a configured key of 4 characters or more, and leaves a shorter one (it would eat ordinary words)', () => {
+    expect(makeRedactor('k3y9')('sent k3y9 twice: k3y9')).toBe('sent [redacted] twice: [redacted]');
+    expect(makeRedactor('ab')('about abba')).toBe('about abba');
+  });
+
   it('leaves text without secrets untouched', () => {
     const text = 'GET /api/v1/runs/run_abc -> 200 in 12 ms (req_42)';
 
