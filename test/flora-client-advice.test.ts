@@ -112,6 +112,32 @@ describe('the advice on a start whose outcome is unknown', () => {
     );
   });
 
+  it('a 200 whose body cannot be read is accepted like a 201; a 300 is not accepted: it may or may not have started', async () => {
+    const key = newKey();
+    fake.route('POST /generate', faults.truncated(200));
+    const ok = await rejection(() => fastClient(fake).generate(BODY, key));
+    expect(ok.message).toContain('FLORA accepted the request, so the generation has started and is billed');
+
+    fake.route('POST /generate', () => ({ status: 300, body: '' }));
+    const moved = await rejection(() => fastClient(fake).generate(BODY, key));
+    expect(moved.message).toContain('The generation may or may not have started.');
+    expect(moved.message).not.toContain('accepted the request');
+  });
+
+  it("an upload's definite refusal after a lost attempt says nothing of a generation: uploads are not billed", async () => {
+    fake.once('POST /assets', faults.reset);
+    fake.once('POST /assets', () => floraError(400, 'input_validation_error', 'Bad source.'));
+
+    const err = await rejection(() =>
+      fastClient(fake).createAssetFromUrl({ workspace_id: 'ws_studio', source: 'https://example.com/a.png' }, newKey()),
+    );
+
+    expect(err.code).toBe('input_validation_error');
+    expect(err.message).toMatch(/^Bad source\./);
+    expect(err.message).not.toContain('generation');
+    expect(err.idempotencyKey).toBeUndefined();
+  });
+
   it('a 300 is a redirect like any 3xx: not followed, and it says where it pointed', async () => {
     fake.route('GET /models', () => ({ status: 300, body: '' }));
 
