@@ -58,6 +58,9 @@ export interface ServerDeps {
   /** Test seam: the fetch FLORA calls go through, and client tuning (backoff) for fast tests. */
   fetch?: typeof fetch;
   clientOptions?: Partial<FloraClientOptions>;
+  /** Test seams: the cap on a pre-flight catalog lookup (default 5 s) and on roots/list (10 s), so a test of a hang waits less. */
+  lookupTimeoutMs?: number;
+  rootsTimeoutMs?: number;
   tools?: readonly ToolDefinition[];
   /** How clients reach this server (default stdio). Over HTTP, tools refuse local paths: they would be the server's files. */
   transport?: 'stdio' | 'http';
@@ -226,14 +229,14 @@ const ROOTS_TIMEOUT_MS = 10_000;
  * The client's roots, asked for on first need and cached; roots/list_changed drops the cache.
  * Undefined when the client declares no roots capability. A failed listing is not cached.
  */
-function rootsOf(server: Server): () => Promise<readonly string[] | undefined> {
+function rootsOf(server: Server, timeoutMs: number): () => Promise<readonly string[] | undefined> {
   let cached: Promise<readonly string[]> | undefined;
   server.setNotificationHandler(RootsListChangedNotificationSchema, () => {
     cached = undefined;
   });
   return async () => {
     if (!server.getClientCapabilities()?.roots) return undefined;
-    cached ??= server.listRoots(undefined, { timeout: ROOTS_TIMEOUT_MS }).then((r) => r.roots.map((root) => root.uri));
+    cached ??= server.listRoots(undefined, { timeout: timeoutMs }).then((r) => r.roots.map((root) => root.uri));
     const listing = cached;
     try {
       return await listing;
@@ -285,15 +288,15 @@ export function createServer(deps: ServerDeps): FloraMcpServer {
           { logger: log, fetch: deps.fetch, ...deps.clientOptions },
         )
       : undefined;
-  const catalog = client && new ModelCatalog(client, log);
-  const techniques = client && new TechniqueCatalog(client, log);
+  const catalog = client && new ModelCatalog(client, log, undefined, deps.lookupTimeoutMs);
+  const techniques = client && new TechniqueCatalog(client, log, undefined, deps.lookupTimeoutMs);
 
   const server = new Server(
     { name: SERVER_NAME, title: 'FLORA generations', version: VERSION },
     { capabilities: { tools: {} }, instructions: INSTRUCTIONS, jsonSchemaValidator: lazyValidator },
   );
   server.onerror = (err) => log.warn(`MCP transport: ${err.message}`);
-  const roots = rootsOf(server);
+  const roots = rootsOf(server, deps.rootsTimeoutMs ?? ROOTS_TIMEOUT_MS);
   const transport = deps.transport ?? 'stdio';
 
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: cachedListing(tools) }));

@@ -2,7 +2,7 @@
  * Redaction and the stderr logger: the API key must never reach a log line or a redacted value,
  * and a logger writes nothing above its level.
  */
-import { describe, it, expect } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { LogLevel } from '../src/config.js';
 import { createLogger, makeRedactor, redactValue } from '../src/log.js';
 
@@ -47,6 +47,11 @@ describe('makeRedactor', () => {
     ['several spaces', 'Bearer   opaque_999, next', 'Bearer   [redacted], next'],
   ])('redacts a bearer token in a %s', (_label, text, expected) => {
     expect(makeRedactor(undefined)(text)).toBe(expected);
+  });
+
+  it('redacts a configured key of 4 characters or more, and leaves a shorter one (it would eat ordinary words)', () => {
+    expect(makeRedactor('k3y9')('sent k3y9 twice: k3y9')).toBe('sent [redacted] twice: [redacted]');
+    expect(makeRedactor('ab')('about abba')).toBe('about abba');
   });
 
   it('leaves text without secrets untouched', () => {
@@ -118,6 +123,35 @@ describe('createLogger', () => {
     expect(lines[0]).toMatch(/ info: poll_run ok \{"run_id":"run_1","ms":12\}\n$/);
   });
 
+  it('writes a message without data as the message alone', () => {
+    const { log, lines } = capture('info');
+
+    log.info('poll_run ok in 12 ms');
+
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^\S+ flora-mcp info: poll_run ok in 12 ms\n$/);
+  });
+
+  it('writes an Error with its stack, so the line says where it failed', () => {
+    const { log, lines } = capture('error');
+    const err = new Error('catalog parse failed');
+
+    log.error('start_generation_run failed unexpectedly', err);
+
+    expect(err.stack).toContain('log.test.ts');
+    expect(lines).toEqual([expect.stringContaining(`failed unexpectedly ${err.stack}\n`)]);
+  });
+
+  it('writes an Error without a stack as its message', () => {
+    const { log, lines } = capture('error');
+    const err = new Error('no stack here');
+    err.stack = undefined;
+
+    log.error('boom', err);
+
+    expect(lines).toEqual([expect.stringMatching(/ error: boom no stack here\n$/)]);
+  });
+
   it('never writes the key: not in the message, the data, or an Error', () => {
     const { log, lines } = capture('debug', ODD_KEY);
     const err = new Error(`FLORA rejected ${ODD_KEY}`);
@@ -152,5 +186,29 @@ describe('createLogger', () => {
     log.warn(KEY, { KEY });
 
     expect(lines).toEqual([]);
+  });
+});
+
+describe('the default sink', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('is stderr, never stdout (stdout carries JSON-RPC only)', () => {
+    const stderr: string[] = [];
+    const stdout: string[] = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      stderr.push(String(chunk));
+      return true;
+    });
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      stdout.push(String(chunk));
+      return true;
+    });
+
+    createLogger('warn', makeRedactor(KEY)).warn(`retrying with ${KEY}`);
+
+    expect(stdout).toEqual([]);
+    expect(stderr).toEqual([expect.stringMatching(/ warn: retrying with \[redacted\]\n$/)]);
   });
 });

@@ -16,7 +16,7 @@ const CATALOG_TTL_MS = 10 * 60_000;
 /** After a failed fetch, calls go ahead unchecked for this long before trying again. */
 const FAILURE_TTL_MS = 60_000;
 /** A pre-flight lookup must not hold a start up for long. */
-const LOOKUP_TIMEOUT_MS = 5_000;
+export const LOOKUP_TIMEOUT_MS = 5_000;
 
 export class ModelCatalog {
   private models: Model[] | undefined;
@@ -28,6 +28,8 @@ export class ModelCatalog {
     private readonly client: FloraClient,
     private readonly log: Logger,
     private readonly ttlMs = CATALOG_TTL_MS,
+    /** Test seam: how long one lookup may take (tests shrink it so a hang costs them little). */
+    private readonly lookupTimeoutMs = LOOKUP_TIMEOUT_MS,
   ) {}
 
   /** The catalog, or undefined when it cannot be had now. Never throws. */
@@ -37,7 +39,7 @@ export class ModelCatalog {
     if (now - this.failedAt < FAILURE_TTL_MS) return Promise.resolve(undefined);
     // Not tied to one caller's signal: other callers share this fetch.
     this.inFlight ??= this.client
-      .listModels(undefined, { timeoutMs: LOOKUP_TIMEOUT_MS, maxRetries: 0 })
+      .listModels(undefined, { timeoutMs: this.lookupTimeoutMs, maxRetries: 0 })
       .then(
         ({ models }) => {
           this.models = models;

@@ -7,14 +7,13 @@
  */
 import { FloraError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { LOOKUP_TIMEOUT_MS } from './catalog.js';
 import type { FloraClient } from './client.js';
 import type { Technique } from './schemas.js';
 
 const TTL_MS = 10 * 60_000;
 /** After a failed fetch, runs of that technique go ahead unchecked for this long. */
 const FAILURE_TTL_MS = 60_000;
-/** A pre-flight lookup must not hold a start up for long. */
-const LOOKUP_TIMEOUT_MS = 5_000;
 /** Techniques remembered at once; the oldest goes first. */
 const LIMIT = 200;
 
@@ -27,6 +26,8 @@ export class TechniqueCatalog {
     private readonly client: FloraClient,
     private readonly log: Logger,
     private readonly ttlMs = TTL_MS,
+    /** Test seam, as ModelCatalog's. */
+    private readonly lookupTimeoutMs = LOOKUP_TIMEOUT_MS,
   ) {}
 
   /** The definition, or undefined when it cannot be had now. Throws only FLORA's not_found. */
@@ -39,7 +40,7 @@ export class TechniqueCatalog {
     if (!pending) {
       // Not tied to one caller's signal: other callers share this fetch.
       pending = this.client
-        .getTechnique(techniqueId, { timeoutMs: LOOKUP_TIMEOUT_MS, maxRetries: 0 })
+        .getTechnique(techniqueId, { timeoutMs: this.lookupTimeoutMs, maxRetries: 0 })
         .then(
           (technique) => {
             bounded(this.known, techniqueId, { technique, at: Date.now() });

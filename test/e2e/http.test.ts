@@ -1,111 +1,25 @@
 /**
  * Streamable HTTP mode through the SDK's own Streamable HTTP client: per-request keys, 401 without
  * one, Host/Origin checks, limits, /healthz, drain, and two users in parallel each reaching FLORA
- * with their own key only. Progress and cancellation are in http-progress.test.ts.
+ * with their own key only, in their logs too (test/helpers/http-mode.ts keeps every line written).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
-import { FAKE_KEY, floraError, type FakeFlora } from '../helpers/fake-flora.js';
+import { FAKE_KEY, floraError } from '../helpers/fake-flora.js';
 import { errorOf, structuredOf, TOOL_NAMES } from '../helpers/harness.js';
-import { useHttpMode } from '../helpers/http-mode.js';
+import { LIST, START_WITH_MODEL, useHttpMode } from '../helpers/http-mode.js';
 
-let fake: FakeFlora;
-const { start, connect, server, forget, logged } = useHttpMode((f) => (fake = f));
-
-const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-
-/** A raw request, for what fetch cannot send (a foreign Host header). */
-function raw(
-  path: string,
-  opts: { method?: string; headers?: Record<string, string>; body?: string } = {},
-): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
-  const url = new URL(server().url);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: url.hostname, port: url.port, path, method: opts.method ?? 'POST', headers: { ...JSON_HEADERS, ...opts.headers } },
-      (res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      },
-    );
-    req.on('error', reject);
-    req.end(opts.body);
-  });
-}
-
-/** A POST to /mcp whose body goes out in `chunks`, chunked: no Content-Length announces its size. */
-function postChunked(chunks: string[]): Promise<{ status: number; body: string }> {
-  const url = new URL(server().url);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: url.hostname,
-        port: url.port,
-        path: '/mcp',
-        method: 'POST',
-        agent: false, // a connection of its own: the server may stop reading it mid-body
-        headers: { ...JSON_HEADERS, authorization: `Bearer ${FAKE_KEY}`, 'transfer-encoding': 'chunked' },
-      },
-      (res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on('error', reject);
-    void (async () => {
-      for (const chunk of chunks) {
-        if (req.destroyed) return;
-        await new Promise<void>((r) => req.write(chunk, () => r()));
-      }
-      req.end();
-    })();
-  });
-}
-
-/**
- * A POST to /mcp that announces `contentLength` and then sends nothing, keeping its connection
- * open: the answer, or 'no answer' when none came within `waitMs`.
- */
-function announceOnly(contentLength: number, waitMs = 2_000): Promise<{ status: number; body: string } | 'no answer'> {
-  const url = new URL(server().url);
-  return new Promise((resolve) => {
-    const req = request({
-      host: url.hostname,
-      port: url.port,
-      path: '/mcp',
-      method: 'POST',
-      agent: false,
-      headers: { ...JSON_HEADERS, authorization: `Bearer ${FAKE_KEY}`, 'content-length': String(contentLength) },
-    });
-    const timer = setTimeout(() => {
-      resolve('no answer');
-      req.destroy();
-    }, waitMs);
-    req.on('response', (res) => {
-      clearTimeout(timer);
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => {
-        resolve({ status: res.statusCode ?? 0, body });
-        req.destroy();
-      });
-    });
-    req.on('error', () => {}); // destroyed by this function, once it has its outcome
-    req.flushHeaders();
-  });
-}
+const mode = useHttpMode();
+const { start, connect, raw, postChunked, announceOnly } = mode;
 
 /** FLORA refuses the model catalog with a message that repeats the caller's key back. */
 function floraEchoesKeyFromModels(): void {
-  fake.route('GET /models', (req) =>
+  mode.fake.route('GET /models', (req) =>
     floraError(
       403,
       'forbidden',
@@ -114,16 +28,6 @@ function floraEchoesKeyFromModels(): void {
   );
 }
 
-/** A start with a model: its pre-flight reads the catalog, whose failure is logged with FLORA's message. */
-const START_WITH_MODEL = {
-  project_id: 'prj_s01',
-  workspace_id: 'ws_studio',
-  prompt: 'a mug',
-  type: 'image',
-  model: 't2i-flux-2-pro',
-};
-
-const LIST = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
 const CATALOG_WARNING = 'model catalog unavailable';
 
 describe('Streamable HTTP mode', () => {
@@ -136,8 +40,8 @@ describe('Streamable HTTP mode', () => {
       (await client.callTool({ name: 'list_workspaces', arguments: {} })) as CallToolResult,
     );
     expect(out.workspaces).toHaveLength(2);
-    expect(fake.requests).toHaveLength(1);
-    expect(fake.requests[0]!.headers.authorization).toBe(`Bearer ${FAKE_KEY}`);
+    expect(mode.fake.requests).toHaveLength(1);
+    expect(mode.fake.requests[0]!.headers.authorization).toBe(`Bearer ${FAKE_KEY}`);
   });
 
   it("refuses upload_media of a local path, even one that exists on the server's disk: it would be the server's file", async () => {
@@ -160,8 +64,8 @@ describe('Streamable HTTP mode', () => {
         expect(error.message).toContain('this server runs over HTTP');
         expect(error.message).toContain('Pass a public https:// URL');
       }
-      expect(fake.requests).toHaveLength(0);
-      expect(fake.assets.storageUploads).toHaveLength(0);
+      expect(mode.fake.requests).toHaveLength(0);
+      expect(mode.fake.assets.storageUploads).toHaveLength(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -170,18 +74,18 @@ describe('Streamable HTTP mode', () => {
   it("never logs the request's key, even when FLORA repeats it back in an error", async () => {
     // Not shaped like sk_live_…: only the request's own redactor can hide it.
     const teamKey = 'flora-team-key-7d3e9a21';
-    fake.otherKeys = [teamKey];
+    mode.fake.otherKeys = [teamKey];
     floraEchoesKeyFromModels();
     await start();
     const client = await connect({ Authorization: `Bearer ${teamKey}` });
     const started = structuredOf<{ run_id: string }>(
       (await client.callTool({ name: 'start_generation_run', arguments: START_WITH_MODEL })) as CallToolResult,
     );
-    expect(fake.runs.has(started.run_id)).toBe(true);
+    expect(mode.fake.runs.has(started.run_id)).toBe(true);
     // FLORA's message was logged, with the key in it hidden.
-    expect(logged()).toContain(CATALOG_WARNING);
-    expect(logged()).toContain('Key [redacted] may not read the model catalog');
-    expect(logged()).not.toContain(teamKey);
+    expect(mode.logged()).toContain(CATALOG_WARNING);
+    expect(mode.logged()).toContain('Key [redacted] may not read the model catalog');
+    expect(mode.logged()).not.toContain(teamKey);
   });
 
   it('also takes the key from X-Flora-Api-Key', async () => {
@@ -193,8 +97,8 @@ describe('Streamable HTTP mode', () => {
         arguments: { project_id: 'prj_s01', workspace_id: 'ws_studio', prompt: 'a mug', type: 'image' },
       })) as CallToolResult,
     );
-    expect(fake.runs.has(started.run_id)).toBe(true);
-    expect(fake.requests[0]!.headers.authorization).toBe(`Bearer ${FAKE_KEY}`);
+    expect(mode.fake.runs.has(started.run_id)).toBe(true);
+    expect(mode.fake.requests[0]!.headers.authorization).toBe(`Bearer ${FAKE_KEY}`);
   });
 
   it('answers 401 with a JSON error and WWW-Authenticate when the request brings no key', async () => {
@@ -207,7 +111,7 @@ describe('Streamable HTTP mode', () => {
       error: { message: expect.stringContaining('Authorization: Bearer') },
     });
     // The server's own env key was not used for it.
-    expect(fake.requests).toHaveLength(0);
+    expect(mode.fake.requests).toHaveLength(0);
     await expect(connect({})).rejects.toThrow();
   });
 
@@ -215,7 +119,7 @@ describe('Streamable HTTP mode', () => {
     await start({ env: { FLORA_API_KEY: FAKE_KEY }, useEnvKey: true });
     const client = await connect({});
     structuredOf((await client.callTool({ name: 'list_workspaces', arguments: {} })) as CallToolResult);
-    expect(fake.requests[0]!.headers.authorization).toBe(`Bearer ${FAKE_KEY}`);
+    expect(mode.fake.requests[0]!.headers.authorization).toBe(`Bearer ${FAKE_KEY}`);
   });
 
   it('refuses a foreign Host or Origin with 403 (DNS rebinding), before reading any key', async () => {
@@ -228,13 +132,14 @@ describe('Streamable HTTP mode', () => {
     expect(origin.status).toBe(403);
     const local = await raw('/mcp', { body: LIST, headers: { ...auth, origin: 'http://localhost:5173' } });
     expect(local.status).toBe(200);
-    expect(fake.requests).toHaveLength(0);
+    expect(mode.fake.requests).toHaveLength(0);
   });
 
-  it('accepts the host names the operator allows, and only those', async () => {
-    await start({ allowedHosts: ['mcp.internal.example'] });
+  it('accepts the host names the operator allows, in any case, and only those', async () => {
+    await start({ allowedHosts: ['MCP.Internal.example'] });
     const auth = { authorization: `Bearer ${FAKE_KEY}` };
     expect((await raw('/mcp', { body: LIST, headers: { ...auth, host: 'mcp.internal.example' } })).status).toBe(200);
+    expect((await raw('/mcp', { body: LIST, headers: { ...auth, host: 'MCP.INTERNAL.EXAMPLE:8080' } })).status).toBe(200);
     expect((await raw('/mcp', { body: LIST, headers: { ...auth, host: '127.0.0.1' } })).status).toBe(403);
   });
 
@@ -277,7 +182,7 @@ describe('Streamable HTTP mode', () => {
     // Not shaped like sk_live_…: only each request's own redactor can hide them.
     const keyA = 'flora-team-a-51c07e';
     const keyB = 'flora-team-b-9a2f44';
-    fake.otherKeys = [keyA, keyB];
+    mode.fake.otherKeys = [keyA, keyB];
     floraEchoesKeyFromModels();
     await start();
     const a = await connect({ Authorization: `Bearer ${keyA}` });
@@ -291,38 +196,38 @@ describe('Streamable HTTP mode', () => {
     calls.push(b.callTool({ name: 'start_generation_run', arguments: { ...START_WITH_MODEL, workspace_id: 'ws_client' } }));
     const results = (await Promise.all(calls)) as CallToolResult[];
     expect(results.every((r) => !r.isError)).toBe(true);
-    const listings = fake.requests.filter((r) => r.path === '/projects');
+    const listings = mode.fake.requests.filter((r) => r.path === '/projects');
     expect(listings).toHaveLength(20);
     for (const r of listings) {
       const expected = r.query.workspace_id === 'ws_studio' ? keyA : keyB;
       expect(r.headers.authorization).toBe(`Bearer ${expected}`);
     }
-    const starts = fake.requests.filter((r) => r.path === '/generate');
+    const starts = mode.fake.requests.filter((r) => r.path === '/generate');
     expect(starts.map((r) => [(r.body as { workspace_id: string }).workspace_id, r.headers.authorization]).sort()).toEqual([
       ['ws_client', `Bearer ${keyB}`],
       ['ws_studio', `Bearer ${keyA}`],
     ]);
     // Both catalog refusals were logged, each with its request's key hidden.
-    expect(logged().split(CATALOG_WARNING)).toHaveLength(3);
-    expect(logged()).not.toContain(keyA);
-    expect(logged()).not.toContain(keyB);
+    expect(mode.logged().split(CATALOG_WARNING)).toHaveLength(3);
+    expect(mode.logged()).not.toContain(keyA);
+    expect(mode.logged()).not.toContain(keyB);
   });
 
   it('drains on close: a call in flight is answered, new requests are refused', async () => {
     await start();
-    fake.route('GET /workspaces', async (_req, _res, ctx) => {
+    mode.fake.route('GET /workspaces', async (_req, _res, ctx) => {
       await new Promise((r) => setTimeout(r, 400));
       return ctx.defaultReply();
     });
     const client = await connect({ Authorization: `Bearer ${FAKE_KEY}` });
     const inFlight = client.callTool({ name: 'list_workspaces', arguments: {} });
     await new Promise((r) => setTimeout(r, 100));
-    const closed = server().close(5_000);
+    const closed = mode.server().close(5_000);
     const result = (await inFlight) as CallToolResult;
     expect(result.isError).toBeUndefined();
     await closed;
     await expect(raw('/healthz', { method: 'GET' })).rejects.toThrow();
-    forget();
+    mode.forget();
   });
 });
 
@@ -339,13 +244,13 @@ describe('Streamable HTTP mode: spend limits', () => {
     expect(error.message).toContain('this server is reached over HTTP, whose stateless requests cannot carry a question back');
     expect(error.message).toContain('The user can raise FLORA_MAX_RUN_USD');
     expect(asked).toEqual([]);
-    expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /models']);
+    expect(mode.fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /models']);
   });
 
   it('counts FLORA_SPEND_LIMIT_USD per key across requests: one user reaching it does not stop another', async () => {
     const keyA = 'flora-team-a-51c07e';
     const keyB = 'flora-team-b-9a2f44';
-    fake.otherKeys = [keyA, keyB];
+    mode.fake.otherKeys = [keyA, keyB];
     await start({ env: { FLORA_SPEND_LIMIT_USD: '0.05' } });
     const a = await connect({ Authorization: `Bearer ${keyA}` });
     const b = await connect({ Authorization: `Bearer ${keyB}` });
@@ -359,8 +264,8 @@ describe('Streamable HTTP mode: spend limits', () => {
     expect(refused.message).toContain("this server's runs have already spent US$0.04 of FLORA_SPEND_LIMIT_USD (US$0.05)");
     expect(structuredOf(await startWith(b))).toMatchObject({ spent_usd: 0.04 });
 
-    const starts = fake.requests.filter((r) => r.path === '/generate').map((r) => r.headers.authorization);
+    const starts = mode.fake.requests.filter((r) => r.path === '/generate').map((r) => r.headers.authorization);
     expect(starts).toEqual([`Bearer ${keyA}`, `Bearer ${keyB}`]);
-    expect(logged()).not.toContain(keyA);
+    expect(mode.logged()).not.toContain(keyA);
   });
 });

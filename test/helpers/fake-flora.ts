@@ -334,6 +334,14 @@ export const faults = {
   },
 };
 
+/** POST /generate as FLORA answers it, but with FLORA's estimate of the run's length set to `seconds`. */
+export function estimatedStart(seconds: number): Handler {
+  return (_req, _res, ctx) => {
+    const reply = ctx.defaultReply();
+    return { ...reply, body: { ...(reply.body as object), estimated_seconds: seconds } };
+  };
+}
+
 export class FakeFlora {
   readonly requests: RecordedRequest[] = [];
   readonly unrouted: RecordedRequest[] = [];

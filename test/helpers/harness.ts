@@ -32,6 +32,9 @@ export interface ConnectOptions {
   env?: Record<string, string | undefined>;
   /** Backoff defaults to a few ms so retry tests stay fast. */
   clientOptions?: Partial<FloraClientOptions>;
+  /** The caps on a pre-flight catalog lookup and on roots/list (default: the server's 5 s and 10 s). */
+  lookupTimeoutMs?: number;
+  rootsTimeoutMs?: number;
   logger?: Logger;
   /** Tools to serve instead of the ones the config enables. */
   tools?: readonly ToolDefinition[];
@@ -59,6 +62,8 @@ export async function connect(fake: FakeFlora | undefined, opts: ConnectOptions 
     logger: opts.logger,
     tools: opts.tools,
     clientOptions: { baseBackoffMs: 5, maxBackoffMs: 20, ...opts.clientOptions },
+    lookupTimeoutMs: opts.lookupTimeoutMs,
+    rootsTimeoutMs: opts.rootsTimeoutMs,
     transport: opts.transport,
     fetch: opts.fetch,
   });

@@ -6,8 +6,9 @@
 import type { CallToolResult, ContentBlock } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
 import { RunMemory } from '../../src/flora/run-memory.js';
+import { createLogger, makeRedactor } from '../../src/log.js';
 import { nextPollDelayMs } from '../../src/tools/runs/schedule.js';
-import { type FakeFlora, faults, floraError } from '../helpers/fake-flora.js';
+import { estimatedStart, type FakeFlora, floraError } from '../helpers/fake-flora.js';
 import { failure, success, useConnections, VALID_START } from '../helpers/harness.js';
 
 let fake: FakeFlora;
@@ -105,6 +106,15 @@ describe('waiting in one call', () => {
     expect(runPolls('run_queued')).toBe(2);
   });
 
+  it('a wait shorter than the schedule still checks the run once before answering', async () => {
+    // The run is done at once, but the start only knows it as pending: 0.2 s is enough for one look.
+    fake.runPlan = { durationMs: 0 };
+    const c = await open();
+    const out = success(await c.call('start_generation_run', { ...VALID_START, wait_seconds: 0.2 }), 1);
+    expect(out.run).toMatchObject({ status: 'completed', done: true });
+    expect(runPolls(out.run_id as string)).toBe(1);
+  });
+
   it('poll_run without wait_seconds polls once and suggests when to look again', async () => {
     fake.runPlan = { durationMs: 30_000 };
     const c = await open();
@@ -151,10 +161,7 @@ describe('progress notifications', () => {
   it("reach the client's onprogress from FLORA's progress, with status and time left", async () => {
     // FLORA under-estimates (1 s for a 3 s run), so a poll lands mid-run and reports it.
     fake.runPlan = { durationMs: 3_000 };
-    fake.route('POST /generate', (_req, _res, ctx) => {
-      const reply = ctx.defaultReply();
-      return { ...reply, body: { ...(reply.body as object), estimated_seconds: 1 } };
-    });
+    fake.route('POST /generate', estimatedStart(1));
     const { result, events } = await callWithProgress('start_generation_run', { ...VALID_START, wait_seconds: 20 });
 
     expect((success(result, 1).run as Record<string, unknown>).status).toBe('completed');
@@ -171,20 +178,33 @@ describe('progress notifications', () => {
     }
   });
 
-  it("never go down, even when FLORA's progress does", async () => {
-    // 90 %, then 80 % a poll (at least 1 s, past the throttle) later, then done.
+  it('say no time left once a run is overdue, rather than a time already past', async () => {
+    // FLORA estimated 1 s for a 60 s run: the poll after 1 s finds it still pending, overdue.
+    fake.runPlan = { durationMs: 60_000 };
+    fake.route('POST /generate', estimatedStart(1));
+    const { result, events } = await callWithProgress('start_generation_run', { ...VALID_START, wait_seconds: 1.5 });
+
+    expect(success(result).run).toMatchObject({ status: 'pending', done: false });
+    const polled = events.slice(1);
+    expect(polled.length).toBeGreaterThanOrEqual(1);
+    for (const e of polled) expect(e.message).toMatch(/^pending, \d+%$/);
+  });
+
+  it("never go down nor repeat, even when FLORA's progress does", async () => {
+    // 90 %, 90 % again and then 80 %, each a poll (at least 1 s, past the throttle) later, then done.
     const createdAt = Date.now() - 500;
     const view = (status: string, progress: number) => () => ({
       status: 200,
       body: { run_id: 'run_wobbly', status, progress, created_at: createdAt, ...(status === 'completed' ? { outputs: [] } : {}) },
     });
     fake.once('GET /runs/:id', view('running', 90));
+    fake.once('GET /runs/:id', view('running', 90));
     fake.once('GET /runs/:id', view('running', 80));
     fake.once('GET /runs/:id', view('completed', 100));
     const { result, events } = await callWithProgress('poll_run', { run_id: 'run_wobbly', wait_seconds: 10 });
 
     expect(success(result)).toMatchObject({ status: 'completed', done: true });
-    expect(runPolls('run_wobbly')).toBe(3);
+    expect(runPolls('run_wobbly')).toBe(4);
     expect(events.map((e) => e.progress)).toEqual([90, 100]);
     expect(events.at(-1)).toMatchObject({ progress: 100, total: 100, message: 'completed, 100%' });
   });
@@ -240,7 +260,9 @@ describe('progress notifications', () => {
 
 describe('cancellation', () => {
   it('stops the wait at once: no request reaches FLORA after the cancel', async () => {
+    // FLORA's estimate (1 s) is far too short, so the wait polls about every second once it is overdue.
     fake.runPlan = { durationMs: 60_000 };
+    fake.route('POST /generate', estimatedStart(1));
     const c = await open();
     const controller = new AbortController();
     const call = c.client.callTool({ name: 'start_generation_run', arguments: { ...VALID_START, wait_seconds: 40 } }, undefined, {
@@ -253,14 +275,20 @@ describe('cancellation', () => {
     const settledAt = Date.now();
     expect(settledAt - cancelledAt).toBeLessThan(500);
 
-    // Long enough for several polls had the wait gone on (they are at most 5 s apart).
-    await new Promise((r) => setTimeout(r, 5_500));
+    // Long enough for two more polls had the wait gone on (about 1 s apart once overdue).
+    await new Promise((r) => setTimeout(r, 2_300));
     expect(fake.requests.filter((r) => r.at > cancelledAt + 100)).toEqual([]);
     expect(fake.runs.size).toBe(1);
-  }, 15_000);
+  });
 
   it('aborts a request in flight', async () => {
-    fake.route('GET /runs/:id', faults.hang);
+    let aborted: () => void = () => {};
+    const connectionClosed = new Promise<void>((resolve) => (aborted = resolve));
+    fake.route('GET /runs/:id', (_req, res) => {
+      // FLORA never answers; the client's cancel must close the request rather than wait out its timeout (30 s).
+      res.on('close', aborted);
+      return new Promise<void>(() => {});
+    });
     const c = await open();
     const controller = new AbortController();
     const call = c.client.callTool({ name: 'poll_run', arguments: { run_id: 'run_hung', wait_seconds: 10 } }, undefined, {
@@ -269,8 +297,37 @@ describe('cancellation', () => {
     await new Promise((r) => setTimeout(r, 300));
     controller.abort('user cancelled');
     await expect(call).rejects.toThrow();
+    await connectionClosed;
     await new Promise((r) => setTimeout(r, 1_500));
     expect(fake.requests).toHaveLength(1);
+  });
+});
+
+describe('cancellation while a start waits', () => {
+  it('logs that the run was started and keeps running, when the cancel lands during a poll', async () => {
+    const lines: string[] = [];
+    const logger = createLogger('warn', makeRedactor(undefined), (line) => lines.push(line));
+    fake.runPlan = { durationMs: 0 };
+    let polled: () => void = () => {};
+    const polling = new Promise<void>((resolve) => (polled = resolve));
+    fake.route('GET /runs/:id', () => {
+      polled();
+      return new Promise<void>(() => {}); // FLORA never answers this poll
+    });
+    const c = await open({ logger });
+    const controller = new AbortController();
+    const call = c.client.callTool({ name: 'start_generation_run', arguments: { ...VALID_START, wait_seconds: 30 } }, undefined, {
+      signal: controller.signal,
+    });
+    await polling;
+    controller.abort('user cancelled');
+    await expect(call).rejects.toThrow();
+    await c.mcp.idle();
+
+    const [run] = [...fake.runs.values()];
+    expect(lines).toContainEqual(
+      expect.stringContaining(`call cancelled while waiting; run ${run!.run_id} was started and keeps running in FLORA`),
+    );
   });
 });
 

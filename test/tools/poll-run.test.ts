@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { FAKE_KEY, type FakeFlora, type RecordedRequest } from '../helpers/fake-flora.js';
+import { FAKE_KEY, type FakeFlora, floraError, type RecordedRequest } from '../helpers/fake-flora.js';
 import { failure, success, useConnections, VALID_START } from '../helpers/harness.js';
 
 let fake: FakeFlora;
@@ -136,6 +136,15 @@ describe('poll_run: run states', () => {
     expect(error.message).toContain('Check the ID');
     expect(fake.requests).toHaveLength(1);
     expectRunRequest(fake.requests[0]!, 'run_doesnotexist');
+  });
+
+  it('points to technique_id only when the run was not found: a refusal is told as FLORA said it', async () => {
+    fake.route('GET /runs/:id', () => floraError(403, 'forbidden', 'This key may not read that run.'));
+    const error = failure(await poll('run_abc123'));
+
+    expect(error).toMatchObject({ code: 'forbidden', status: 403 });
+    expect(error.message).toMatch(/^This key may not read that run\./);
+    expect(error.message).not.toContain('technique');
   });
 });
 

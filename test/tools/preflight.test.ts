@@ -371,17 +371,15 @@ describe('an unreachable catalog never blocks a start', () => {
     expect(posts()).toBe(2);
   });
 
-  it('when GET /models never answers, the start still completes (the lookup is capped at 5 s)', { timeout: 15_000 }, async () => {
+  it('when GET /models never answers, the start still completes (the lookup is capped: 5 s by default, 300 ms here)', async () => {
     fake.route('GET /models', faults.hang);
-    const conn = await open();
-    const t0 = Date.now();
+    // FLORA_TIMEOUT_MS (30 s by default) would outlast the test: only the lookup's cap lets the start through.
+    const conn = await open({ lookupTimeoutMs: 300 });
     const out = success(await start({ ...VALID_START, model: 't2i-flux-2-pro' }, conn));
-    const elapsed = Date.now() - t0;
 
     expect(modelFetches()).toBe(1);
     expect(posts()).toBe(1);
     expect(fake.runs.has(out.run_id as string)).toBe(true);
-    expect(elapsed).toBeLessThan(12_000);
   });
 });
 

@@ -6,8 +6,8 @@
  * added to FLORA's GET /generations answer, so each filter alone decides.
  */
 import { describe, expect, it } from 'vitest';
-import { LOOKBACK_LIMIT } from '../../src/flora/recover.js';
-import { type FakeFlora, faults, type FakeRun, type Handler } from '../helpers/fake-flora.js';
+import { LOOKBACK_LIMIT, pickLostRun } from '../../src/flora/recover.js';
+import { type FakeFlora, faults, type FakeRun, floraError, type Handler } from '../helpers/fake-flora.js';
 import { failure, success, useConnections, VALID_START } from '../helpers/harness.js';
 
 let fake: FakeFlora;
@@ -212,5 +212,92 @@ describe('recovery takes only a run that can be ours', () => {
     expect(error.message).toContain(ours.run_id);
     expect(error.message).toContain(skewed.run_id);
     expect(fake.runs.size).toBe(2);
+  });
+});
+
+describe('the clock-skew window', () => {
+  it('is 30 s before the first attempt, inclusive: a run created exactly then counts, one a millisecond older does not', () => {
+    const firstAttemptAt = 1_800_000_000_000;
+    const run = (run_id: string, created_at: number) => ({ run_id, status: 'running', created_at });
+    const recent = [run('run_at_bound', firstAttemptAt - 30_000), run('run_older', firstAttemptAt - 30_001)];
+
+    const picked = pickLostRun(
+      recent,
+      firstAttemptAt,
+      () => false,
+      () => true,
+    );
+
+    expect(picked.map((r) => r.run_id)).toEqual(['run_at_bound']);
+  });
+});
+
+describe('when recovery cannot name the run', () => {
+  it('says the history lookup failed too, with why, and still that the run is not to be started again', async () => {
+    fake.route('GET /generations', () => floraError(500, 'unknown_error', 'History unavailable.'));
+    loseNextAnswer();
+    const c = await open();
+
+    const error = failure(await c.call('start_generation_run', { ...START }));
+
+    expect(error).toMatchObject({ code: 'idempotency_duplicate', retryable: false, idempotency_key: sentKey() });
+    expect(error.message).toMatch(
+      /Find it in the project's recent generations\. Looking the run up in the project's recent generations failed too \(unknown_error\)\.$/,
+    );
+    expect(fake.runs.size).toBe(1);
+  });
+
+  it('says none matched yet and where to look later when the history does not list it', async () => {
+    fake.route('GET /generations', () => ({ status: 200, body: { generations: [], meta: { next_cursor: null } } }));
+    loseNextAnswer();
+    const c = await open();
+
+    const error = failure(await c.call('start_generation_run', { ...START }));
+
+    expect(error.code).toBe('idempotency_duplicate');
+    expect(error.message).toMatch(
+      /It could not be identified unambiguously in the project's recent generations: none matched yet; look again in the project's recent generations later\. Do not start the generation again\.$/,
+    );
+    expect(fake.runs.size).toBe(1);
+  });
+
+  it('lists every candidate with its status and age, separated, for the user to choose', async () => {
+    const colleague = decoyRun('run_colleague', { created_at: Date.now() - 1_000 });
+    fake.runs.set(colleague.run_id, colleague);
+    loseNextAnswer();
+    const c = await open();
+
+    const error = failure(await c.call('start_generation_run', { ...START }));
+
+    const ours = runOfKey(sentKey());
+    expect(error.message).toContain(
+      `candidates ${ours.run_id} (completed, created_at ${ours.created_at}), ${colleague.run_id} (completed, created_at ${colleague.created_at}). Ask the user which one it is, or poll each with poll_run.`,
+    );
+  });
+});
+
+describe('which failed starts count as lost', () => {
+  it('a 200 (not only a 201) whose body cannot be read: the run is looked up and found', async () => {
+    fake.once('POST /generate', (_req, _res, ctx) => {
+      ctx.defaultReply();
+      return faults.truncated(200)(_req, _res, ctx) as ReturnType<Handler>;
+    });
+    const c = await open();
+
+    const out = success(await c.call('start_generation_run', { ...START }));
+
+    expect(out).toMatchObject({ run_id: runOfKey(sentKey()).run_id, recovered: true });
+    expect(fake.requestsTo('POST', '/generate')).toHaveLength(1);
+  });
+
+  it('a 300 is a redirect, not a lost answer: nothing is looked up and the agent is told to check FLORA_BASE_URL', async () => {
+    fake.route('POST /generate', () => ({ status: 300, body: '' }));
+    const c = await open();
+
+    const error = failure(await c.call('start_generation_run', { ...START }));
+
+    expect(error).toMatchObject({ code: 'upstream_error', status: 300 });
+    expect(error.message).toContain('Check FLORA_BASE_URL');
+    expect(fake.requestsTo('GET', '/generations')).toHaveLength(0);
   });
 });

@@ -415,11 +415,51 @@ describe('MCP roots', () => {
     expect(listed).toBe(2);
   });
 
-  it('a client that declares roots but fails to list them: local files are refused', async () => {
+  it('a client that declares roots but fails to list them: local files are refused, and the next call asks again', async () => {
     const c = await open({ roots: [] });
+    let listed = 0;
     c.client.setRequestHandler(ListRootsRequestSchema, () => {
-      throw new Error('roots are unavailable');
+      listed++;
+      if (listed === 1) throw new Error('roots are unavailable');
+      return { roots: [{ uri: pathToFileURL(dir).href }] };
     });
+    const error = failure((await upload({ source: files.png })).result);
+    expect(error.code).toBe('source_refused');
+    expect(error.message).toContain('declares MCP roots but did not list them');
+    nothingSent();
+
+    // The failed listing was not kept: the client is asked again, and its answer is used.
+    expect(success((await upload({ source: files.png })).result).status).toBe('ready');
+    expect(listed).toBe(2);
+  });
+
+  it('a listing that fails after the roots changed does not drop the newer listing: no extra roots/list', async () => {
+    const c = await open({ roots: [] });
+    let listed = 0;
+    let failFirst: (err: Error) => void = () => {};
+    c.client.setRequestHandler(ListRootsRequestSchema, () => {
+      listed++;
+      if (listed === 1) return new Promise<never>((_resolve, reject) => (failFirst = reject));
+      return { roots: [{ uri: pathToFileURL(dir).href }] };
+    });
+
+    const first = upload({ source: files.png });
+    while (listed < 1) await new Promise((r) => setImmediate(r));
+    await c.client.sendRootsListChanged();
+    // Asked anew after the change: this call gets the new listing.
+    expect(success((await upload({ source: files.png })).result).status).toBe('ready');
+    failFirst(new Error('roots are unavailable'));
+    expect(failure((await first).result).code).toBe('source_refused');
+
+    // The old listing's failure left the new one in place.
+    expect(success((await upload({ source: files.png })).result).status).toBe('ready');
+    expect(listed).toBe(2);
+  });
+
+  it('a client that declares roots but never answers roots/list: refused once the wait for it ends (10 s; 300 ms here)', async () => {
+    const c = await open({ roots: [], rootsTimeoutMs: 300 });
+    c.client.setRequestHandler(ListRootsRequestSchema, () => new Promise<never>(() => {}));
+    // Without the server's own cap the SDK would wait 60 s, and this test would time out first.
     const error = failure((await upload({ source: files.png })).result);
     expect(error.code).toBe('source_refused');
     expect(error.message).toContain('declares MCP roots but did not list them');
