@@ -8,21 +8,12 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { FloraClient, type FloraClientOptions } from '../src/flora/client.js';
 import { createLogger, makeRedactor } from '../src/log.js';
-import type { GenerateBody } from '../src/flora/schemas.js';
 import { FAKE_KEY, type FakeFlora, faults, floraError } from './helpers/fake-flora.js';
-import { fastClient, rejection } from './helpers/flora-client.js';
+import { BODY, fastClient, rejection } from './helpers/flora-client.js';
 import { useFakeFlora } from './helpers/harness.js';
 
 let fake: FakeFlora;
 useFakeFlora((f) => (fake = f));
-
-const BODY: GenerateBody = {
-  workspace_id: 'ws_studio',
-  project_id: 'prj_poster',
-  prompt: 'a red fox in the snow',
-  type: 'image',
-  model: 't2i-flux-2-pro',
-};
 
 /** The fast client, with its log lines kept (debug: every request). */
 function loggedClient(overrides: Partial<FloraClientOptions> = {}) {

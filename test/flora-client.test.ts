@@ -8,23 +8,13 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ErrorPayload } from '../src/errors.js';
 import type { FloraClient, FloraClientOptions } from '../src/flora/client.js';
-import type { GenerateBody } from '../src/flora/schemas.js';
 import { FAKE_KEY, type FakeFlora, faults, floraError, type Handler, type RecordedRequest } from './helpers/fake-flora.js';
-import { fastClient, rejection } from './helpers/flora-client.js';
+import { BODY, fastClient, rejection } from './helpers/flora-client.js';
 import { useFakeFlora } from './helpers/harness.js';
 
 let fake: FakeFlora;
 
 useFakeFlora((f) => (fake = f));
-
-const BODY: GenerateBody = {
-  workspace_id: 'ws_studio',
-  project_id: 'prj_poster',
-  prompt: 'a red fox in the snow',
-  type: 'image',
-  model: 't2i-flux-2-pro',
-  params: { aspect_ratio: '16:9' },
-};
 
 function makeClient(overrides: Partial<FloraClientOptions> = {}): FloraClient {
   return fastClient(fake, overrides);

@@ -2,7 +2,17 @@
 import { expect } from 'vitest';
 import { FloraError } from '../../src/errors.js';
 import { FloraClient, type FloraClientOptions } from '../../src/flora/client.js';
+import type { GenerateBody } from '../../src/flora/schemas.js';
 import { FAKE_KEY, type FakeFlora } from './fake-flora.js';
+
+/** A valid generation body, with a model, for the client tests. */
+export const BODY: GenerateBody = {
+  workspace_id: 'ws_studio',
+  project_id: 'prj_poster',
+  prompt: 'a red fox in the snow',
+  type: 'image',
+  model: 't2i-flux-2-pro',
+};
 
 /** The fake's client with the user's defaults, but backoff of a few ms so retry tests stay fast. */
 export function fastClient(fake: FakeFlora, overrides: Partial<FloraClientOptions> = {}): FloraClient {

@@ -14,6 +14,7 @@ export default defineConfig({
       '**/e2e/package.test.ts',
       '**/e2e/http-bundle.test.ts',
       '**/soak.test.ts',
+      '**/soak-leak.test.ts',
       '**/node_modules/**',
     ],
   },

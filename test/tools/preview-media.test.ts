@@ -6,6 +6,7 @@
  */
 import type { CallToolResult, ImageContent } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
+import type { ImagePreview } from '../../src/tools/media/preview-media.js';
 import { FAKE_KEY, type FakeFlora } from '../helpers/fake-flora.js';
 import { failure, success, useConnections, VALID_START, VALID_TECHNIQUE_RUN, type ConnectOptions } from '../helpers/harness.js';
 import {
@@ -76,14 +77,7 @@ function pngHeader(width: number, height: number): Buffer {
 interface Structured {
   summary: string;
   run_id?: string;
-  images: Array<{
-    url: string;
-    width: number;
-    height: number;
-    preview_width: number;
-    preview_height: number;
-    preview_bytes: number;
-  }>;
+  images: ImagePreview[];
   skipped: Array<{ url?: string; type?: string; reason: string }>;
   status?: string;
   next_poll_seconds?: number;

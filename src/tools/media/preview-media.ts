@@ -19,7 +19,8 @@ const CALL_BUDGET_MS = 45_000;
 /** Typed: what every answer has. images, skipped and the run's fields pass as additional properties (tools/list budget). */
 const PreviewOutput = z.looseObject({ summary: z.string() });
 
-type ImagePreview = {
+/** One previewed image, as structuredContent lists it. */
+export type ImagePreview = {
   url: string;
   width: number;
   height: number;
