@@ -111,8 +111,8 @@ export const startGenerationBatch = (options: ToolOptions, pacing: BatchPacing =
       const verdictOf = new Map(ready.map(({ index }, k) => [index, authorized[k]!]));
       // Per item: refused (nothing will be sent), or its prepared start and the guard's hold on it.
       const plan = prepared.map((p, index): FloraError | { prepared: PreparedGeneration; hold: SpendHold } => {
-        const verdict = verdictOf.get(index);
-        if (p instanceof FloraError || verdict === undefined) return p as FloraError;
+        if (p instanceof FloraError) return p;
+        const verdict = verdictOf.get(index)!; // every item that was prepared was judged
         return 'refused' in verdict ? verdict.refused : { prepared: p, hold: verdict.hold };
       });
 
@@ -132,13 +132,12 @@ export const startGenerationBatch = (options: ToolOptions, pacing: BatchPacing =
       // Items never sent (out of time, cancelled, stopped after a 402, throttled to the end) give
       // their hold back; a settled hold ignores this.
       for (const { hold } of runnable) hold.release();
-      const settled = plan.map((step): { ok: true; value: GenerationStarted } | { ok: false; error: unknown } =>
-        step instanceof FloraError ? { ok: false, error: step } : { ok: false, error: undefined },
-      );
-      runnable.forEach(({ index }, j) => {
-        settled[index] = ran[j]!;
+      const ranOf = new Map(runnable.map(({ index }, j) => [index, ran[j]!]));
+      const outcomes = plan.map((step, index): GenerationStarted | FloraError => {
+        if (step instanceof FloraError) return step;
+        const done = ranOf.get(index)!;
+        return done.ok ? done.value : itemError(ctx, done.error);
       });
-      const outcomes = settled.map((s) => (s.ok ? s.value : itemError(ctx, s.error)));
       const started = outcomes.flatMap((o, index) => (o instanceof FloraError ? [] : [{ index, ...o }]));
       if (ctx.signal.aborted) throw cancelled(ctx, started);
 
