@@ -1,8 +1,8 @@
-#!/usr/bin/env node
 /**
- * The bin entry and the only module that touches `process`: argv, env, signals, stdio.
- * In serve mode stdout carries JSON-RPC only, so the guard is imported first (ESM runs imports
- * in order); the other modes (--help, --version, --check) print to stdout and exit.
+ * The server's entry (bundled as dist/lib/server.cjs, which the bin entry launch.ts runs) and the
+ * only server module that touches `process`: argv, env, signals, stdio.
+ * In serve mode stdout carries JSON-RPC only, so the guard is imported first (imports run in
+ * order); the other modes (--help, --version, --check) print to stdout and exit.
  */
 import './stdout-guard.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
@@ -23,29 +23,37 @@ const flags = 'toolsets' in command && command.toolsets !== undefined ? { FLORA_
 const config = loadConfig({ ...process.env, ...flags });
 const redact = makeRedactor(config.apiKey);
 
-switch (command.kind) {
-  case 'help':
-    process.stdout.write(USAGE);
-    break;
-  case 'version':
-    process.stdout.write(`${VERSION}\n`);
-    break;
-  case 'usage-error':
-    process.stderr.write(`${command.message}\n\n${USAGE}`);
-    process.exitCode = 2;
-    break;
-  case 'check': {
-    const result = await runCheck(config);
-    process.stdout.write(redact(result.text));
-    process.exitCode = result.ok ? 0 : 1;
-    break;
+// A function, not top-level await: the bundle is CommonJS, so V8 can cache its compiled code.
+main().catch((err: unknown) => {
+  process.stderr.write(`${redact(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`);
+  process.exitCode = 1;
+});
+
+async function main(): Promise<void> {
+  switch (command.kind) {
+    case 'help':
+      process.stdout.write(USAGE);
+      break;
+    case 'version':
+      process.stdout.write(`${VERSION}\n`);
+      break;
+    case 'usage-error':
+      process.stderr.write(`${command.message}\n\n${USAGE}`);
+      process.exitCode = 2;
+      break;
+    case 'check': {
+      const result = await runCheck(config);
+      process.stdout.write(redact(result.text));
+      process.exitCode = result.ok ? 0 : 1;
+      break;
+    }
+    case 'serve':
+      await serveStdio();
+      break;
+    case 'serve-http':
+      await serveHttp(command);
+      break;
   }
-  case 'serve':
-    await serveStdio();
-    break;
-  case 'serve-http':
-    await serveHttp(command);
-    break;
 }
 
 async function serveHttp(opts: HttpServeOptions): Promise<void> {

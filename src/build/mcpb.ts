@@ -1,11 +1,11 @@
 /**
  * Build-time only (not in the published bundle): the .mcpb bundle for one-click install in Claude
  * Desktop. Writes dist/mcpb/manifest.json (tools listed from the registry, so it cannot drift),
- * dist/mcpb/server/index.js (the server bundle), server/proxy-agent.js (which it loads when a proxy
- * is set) and server/preview-image.js (loaded on the first preview_media call); `npm run bundle`
- * then packs it with `mcpb pack`.
+ * dist/mcpb/server/index.js (the bin entry, CommonJS, so it runs without a package.json) and
+ * server/lib/ (the server it runs, with the files it loads on first use: see rolldown.config.mjs);
+ * `npm run bundle` then packs it with `mcpb pack`.
  */
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_BASE_URL, TOOLSET_NAMES } from '../config.js';
 import { DEFAULT_MEDIA_HOSTS_TEXT } from '../flora/media-hosts.js';
@@ -132,12 +132,14 @@ export function buildManifest(tools: readonly ToolDefinition[] = buildTools()): 
 /** Writes dist/mcpb, ready for `mcpb pack`. */
 function writeBundleDir(root: URL): void {
   const dir = new URL('dist/mcpb/', root);
-  mkdirSync(new URL('server/', dir), { recursive: true });
+  mkdirSync(dir, { recursive: true });
   writeFileSync(new URL('manifest.json', dir), `${JSON.stringify(buildManifest(), null, 2)}\n`);
-  copyFileSync(new URL('dist/flora-generation-mcp.js', root), new URL('server/index.js', dir));
-  // Loaded by the server, from next to it, when a proxy is set.
-  copyFileSync(new URL('dist/proxy-agent.js', root), new URL('server/proxy-agent.js', dir));
-  copyFileSync(new URL('dist/preview-image.js', root), new URL('server/preview-image.js', dir));
+  // A fresh server/: the bin entry, the server and the parts it loads on first use, never a compile
+  // cache (server/.v8-cache) a run of it on this machine made.
+  rmSync(new URL('server/', dir), { recursive: true, force: true });
+  mkdirSync(new URL('server/', dir), { recursive: true });
+  copyFileSync(new URL('dist/flora-generation-mcp.cjs', root), new URL('server/index.js', dir));
+  cpSync(new URL('dist/lib/', root), new URL('server/lib/', dir), { recursive: true });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -11,6 +11,14 @@ import { listingCovers, pickLostRun, type RecentRun } from './recover.js';
 import { epochMs, type RunStatus, type StartRunResponse } from './schemas.js';
 import type { SpendHold } from './spend-ledger.js';
 
+/**
+ * A new Idempotency-Key for a start or an upload. Web Crypto's randomUUID, not node:crypto's: the
+ * global loads on first use, where an import of node:crypto costs every server's start ~5 ms.
+ */
+export function newIdempotencyKey(): string {
+  return crypto.randomUUID();
+}
+
 /** A start's answer: the envelope, and the run's state when the answer shows it. */
 export interface StartAnswer {
   started: StartRunResponse;

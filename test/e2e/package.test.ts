@@ -52,12 +52,17 @@ async function cli(args: string[], env: Record<string, string> = {}) {
 }
 
 describe('the packed package', () => {
-  it('ships the single-file server and nothing it does not need', () => {
+  it('ships the bin entry and the server it runs, and nothing it does not need (no compile cache)', () => {
     expect(tarballFiles).toEqual([
       'README.md',
-      'dist/flora-generation-mcp.js',
-      'dist/preview-image.js',
-      'dist/proxy-agent.js',
+      'dist/flora-generation-mcp.cjs',
+      'dist/lib/file-type.cjs',
+      'dist/lib/http.cjs',
+      'dist/lib/manifest.json',
+      'dist/lib/preview-image.cjs',
+      'dist/lib/proxy-agent.cjs',
+      'dist/lib/rolldown-runtime.cjs',
+      'dist/lib/server.cjs',
       'package.json',
     ]);
   });
@@ -105,7 +110,7 @@ describe('the packed package', () => {
     expect(fake.requests.map((q) => q.path)).toEqual(['/workspaces']);
   });
 
-  it('behind a proxy, --check goes through it (undici, shipped as dist/proxy-agent.js, loads) and names it', async () => {
+  it('behind a proxy, --check goes through it (undici, shipped as dist/lib/proxy-agent.cjs, loads) and names it', async () => {
     const proxy = await FakeProxy.start();
     try {
       proxy.credentials = 'corp:s3cret';

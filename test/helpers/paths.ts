@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
  */
 export const BUNDLE = fileURLToPath(
   new URL(
-    import.meta.url.includes('/dist/test/') ? '../../flora-generation-mcp.js' : '../../dist/flora-generation-mcp.js',
+    import.meta.url.includes('/dist/test/') ? '../../flora-generation-mcp.cjs' : '../../dist/flora-generation-mcp.cjs',
     import.meta.url,
   ),
 );

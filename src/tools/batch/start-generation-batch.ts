@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newIdempotencyKey } from '../../flora/start.js';
 import * as z from 'zod';
 import { CancelledError, FloraError } from '../../errors.js';
 import type { GenerateBody } from '../../flora/schemas.js';
@@ -81,7 +81,7 @@ export const startGenerationBatch = (options: ToolOptions, pacing: BatchPacing =
     async handler(args, ctx) {
       const began = Date.now();
       const items: Item[] = args.generations;
-      const keys = items.map((item) => item.idempotency_key ?? randomUUID());
+      const keys = items.map((item) => item.idempotency_key ?? newIdempotencyKey());
       // Every item checked and priced first, so the spend guard judges the batch as a whole: one
       // question for the items it must ask about, and a stop at the item that would cross the limit.
       const prepared = await Promise.all(

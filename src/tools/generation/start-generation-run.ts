@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newIdempotencyKey } from '../../flora/start.js';
 import * as z from 'zod';
 import type { GenerateBody, StartRunResponse } from '../../flora/schemas.js';
 import { authorizeOne, estimateOnly, type SpendFields, spendFields } from '../../flora/spend.js';
@@ -34,7 +34,7 @@ export const startGenerationRun = (options: ToolOptions) =>
     async handler(args, ctx) {
       const { idempotency_key, wait_seconds, estimate_only, ...rest } = args;
       const body: GenerateBody = rest;
-      const prepared = await prepareGeneration(ctx, body, idempotency_key ?? randomUUID());
+      const prepared = await prepareGeneration(ctx, body, idempotency_key ?? newIdempotencyKey());
       if (estimate_only) return { structured: estimateOnly(ctx.spend, prepared.pending) };
       const hold = await authorizeOne(ctx.spend, prepared.pending, ctx.signal);
       const { started, recovered, startedAtMs, warnings } = await startGeneration(ctx, prepared, hold);

@@ -101,8 +101,8 @@ function jpegInfo(b: Uint8Array, view: DataView): ImageInfo | undefined {
 
 /**
  * Why an image is not previewed, in words for the agent. A plain Error: this module is built into a
- * file of its own (dist/preview-image.js, loaded on the first preview), so it imports none of the
- * server's modules, whose classes would be copies there; preview_media makes it a media_refused.
+ * file of its own (dist/lib/preview-image.cjs, loaded on the first preview) and imports none of
+ * the server's modules, so that file holds the codecs alone; preview_media makes it a media_refused.
  */
 export class ImageRefused extends Error {
   override readonly name = 'ImageRefused';

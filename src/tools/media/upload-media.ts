@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newIdempotencyKey } from '../../flora/start.js';
 import * as z from 'zod';
 import { FloraError } from '../../errors.js';
 import { ACCEPTED_MEDIA_TYPES, DIRECT_UPLOAD_MAX_BYTES, megabytes, type MediaKind } from '../../flora/assets.js';
@@ -62,7 +62,9 @@ export const uploadMedia = (options: ToolOptions) =>
       if (source.kind === 'url') {
         what = 'the URL';
         ctx.progress(0, 'asking FLORA to fetch the URL');
-        asset = await ctx.client.createAssetFromUrl({ source: source.url, ...placement }, randomUUID(), { signal: ctx.signal });
+        asset = await ctx.client.createAssetFromUrl({ source: source.url, ...placement }, newIdempotencyKey(), {
+          signal: ctx.signal,
+        });
       } else {
         what = 'the file';
         const media = await openLocalMedia(source.path, ctx);
@@ -79,7 +81,7 @@ export const uploadMedia = (options: ToolOptions) =>
 
 async function uploadDirect(ctx: ToolContext, media: LocalMedia, placement: AssetPlacement): Promise<Asset> {
   ctx.progress(0, `uploading ${megabytes(media.size)} to FLORA`);
-  return ctx.client.uploadAsset({ ...placement, file: media.blob, file_name: media.fileName }, randomUUID(), {
+  return ctx.client.uploadAsset({ ...placement, file: media.blob, file_name: media.fileName }, newIdempotencyKey(), {
     signal: ctx.signal,
   });
 }
@@ -90,7 +92,7 @@ async function uploadSigned(ctx: ToolContext, media: LocalMedia, placement: Asse
   const call = { signal: ctx.signal };
   const { asset_id, target } = await ctx.client.createSignedUpload(
     { ...placement, file_name: media.fileName, content_type: media.contentType },
-    randomUUID(),
+    newIdempotencyKey(),
     call,
   );
   const started = Date.now();

@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
 import { authorizeOne, estimateOnly, type SpendFields, spendFields, techniqueEstimate } from '../../flora/spend.js';
-import { startOrRecover } from '../../flora/start.js';
+import { newIdempotencyKey, startOrRecover } from '../../flora/start.js';
 import { prepareInputs } from '../../flora/technique-inputs.js';
 import { techniqueRunPlan } from '../../flora/technique-start.js';
 import {
@@ -47,7 +46,7 @@ export const runTechnique = (options: ToolOptions) =>
     async handler(args, ctx) {
       const technique = await ctx.techniques.get(args.technique_id);
       const prepared = prepareInputs(args.inputs, technique);
-      const key = args.idempotency_key ?? randomUUID();
+      const key = args.idempotency_key ?? newIdempotencyKey();
       const { plan, route, reason, warnings } = techniqueRunPlan(ctx.client, {
         techniqueId: args.technique_id,
         workspaceId: args.workspace_id,
