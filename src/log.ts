@@ -41,6 +41,20 @@ export function redactValue<T>(value: T, redact: Redactor): T {
   return value;
 }
 
+/**
+ * `value` with every string redacted, as redactValue makes it, and its JSON; the copy is made only
+ * when something in it needs redacting. Without a backslash the JSON holds every string, object
+ * keys included, as it is, between quotes and punctuation, so the redactor finds in it whatever it
+ * would find in any of them; with one (an escape could hide a match), each string is redacted on
+ * its own.
+ */
+export function redactedJson<T>(value: T, redact: Redactor): { value: T; json: string } {
+  const json = JSON.stringify(value);
+  if (!json.includes('\\') && redact(json) === json) return { value, json };
+  const copy = redactValue(value, redact);
+  return { value: copy, json: JSON.stringify(copy) };
+}
+
 export function createLogger(
   level: LogLevel,
   redact: Redactor,

@@ -22,7 +22,7 @@ import { configurationProblem, type Config } from './config.js';
 import { CancelledError, ConfigurationError, FloraError } from './errors.js';
 import { ModelCatalog } from './flora/catalog.js';
 import { FloraClient, type FloraClientOptions } from './flora/client.js';
-import { makeRedactor, redactValue, silentLogger, type Logger } from './log.js';
+import { makeRedactor, redactedJson, redactValue, silentLogger, type Logger } from './log.js';
 import { RunMemory } from './flora/run-memory.js';
 import type { Answer, Asker } from './flora/spend.js';
 import { SpendLedger } from './flora/spend-ledger.js';
@@ -325,11 +325,11 @@ export function createServer(deps: ServerDeps): FloraMcpServer {
       const spend = { ledger, limits, asker: askerOf(server, transport, log) };
       const ctx = { client, signal: extra.signal, log, progress, runs, catalog, techniques, transport, roots, spend };
       const out = await tool.handler(args.data, ctx);
-      const structured = redactValue(out.structured, redact);
+      const { value: structured, json } = redactedJson(out.structured, redact);
       if (tool.outputSchema && !tool.outputSchema.safeParse(structured).success)
         throw unexpectedError(new Error(`output of ${tool.name} does not fit its schema`));
       log.info(`${tool.name} ok in ${Date.now() - t0} ms`);
-      return toToolResult(structured, out.extraContent && redactValue(out.extraContent, redact));
+      return toToolResult(structured, out.extraContent && redactValue(out.extraContent, redact), json);
     } catch (err) {
       const floraError = err instanceof FloraError ? err : unexpectedError(err);
       if (floraError.code === 'internal_error') log.error(`${tool.name} failed unexpectedly`, err);

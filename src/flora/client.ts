@@ -43,9 +43,10 @@ import {
 } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { sleep } from '../sleep.js';
-import { NO_PROXY, usesProxy, type ProxyConfig } from '../proxy.js';
+import { NO_PROXY, proxyFor, usesProxy, type ProxyConfig } from '../proxy.js';
+import { directGets } from './direct-get.js';
 import { proxiedFetch } from './proxy-fetch.js';
-import { errorFromResponse, networkError, parseSuccess, readBody } from './responses.js';
+import { type ApiTransport, errorFromResponse, networkError, parseSuccess, proxyAuthRequired, readBody } from './responses.js';
 import { storageTargetOf, uploadToStorage, type StorageTarget } from './storage-upload.js';
 import { downloadMedia, type MediaDownload } from './media-download.js';
 import { SERVER_NAME, VERSION } from '../version.js';
@@ -159,7 +160,10 @@ export interface SignedUploadTarget {
 export class FloraClient {
   private readonly opts: Required<Omit<FloraClientOptions, 'fetch' | 'logger' | 'random' | 'proxy' | 'mediaHosts'>>;
   private readonly mediaHosts: readonly string[];
+  /** Every request to other hosts (storage, media) and, with a proxy or a test's fetch, to FLORA. */
   private readonly fetchImpl: typeof fetch;
+  /** Requests to FLORA's API. */
+  private readonly api: ApiTransport;
   private readonly proxy: ProxyConfig;
   private readonly log: Logger;
   private readonly random: () => number;
@@ -178,6 +182,10 @@ export class FloraClient {
     this.proxy = options.proxy ?? NO_PROXY;
     const base = options.fetch ?? globalThis.fetch;
     this.fetchImpl = usesProxy(this.proxy) ? proxiedFetch(this.proxy, base) : base;
+    // FLORA's GETs skip fetch's overhead (direct-get.ts), unless a proxy carries them or a test's
+    // own fetch must see every request.
+    const direct = options.fetch === undefined && proxyFor(options.baseUrl, this.proxy) === undefined;
+    this.api = direct ? directGets(options.baseUrl.origin, this.fetchImpl) : this.fetchImpl;
     this.log = options.logger ?? silentLogger;
     this.random = options.random ?? Math.random;
     this.mediaHosts = options.mediaHosts ?? [];
@@ -503,7 +511,7 @@ export class FloraClient {
     let status: number | undefined;
     let requestId: string | undefined;
     try {
-      const res = await this.fetchImpl(url, {
+      const res = await this.api(url, {
         method: spec.method,
         headers,
         // With redirect 'manual' fetch keeps a copy of a streamed body; a multipart one is at most 4 MB.
@@ -517,6 +525,8 @@ export class FloraClient {
       this.log.debug(
         `${spec.method} ${url.pathname} -> ${res.status} in ${Date.now() - t0} ms (attempt ${attempt + 1}${requestId ? `, ${requestId}` : ''})`,
       );
+      // fetch rejects a 407 (see responses.ts); Node's http module, for direct GETs, hands it over.
+      if (res.status === 407) throw proxyAuthRequired(url, this.proxy);
       if (res.status >= 300 && res.status < 400) {
         const location = res.headers.get('location') ?? 'an unspecified location';
         throw UpstreamError.of(

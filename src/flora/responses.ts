@@ -12,7 +12,20 @@ const MAX_BODY_BYTES = 16 * 1024 * 1024;
 /** FLORA's own samples wait this long on a 429 without Retry-After. */
 const DEFAULT_RATE_LIMIT_WAIT_S = 5;
 
-export async function readBody(res: Response): Promise<string> {
+/**
+ * What FloraClient reads of an answer from FLORA's API: a fetch Response is one, and so is what
+ * direct-get.ts makes of Node's http answer (without the WHATWG objects it does not need).
+ */
+export interface ApiResponse {
+  readonly status: number;
+  readonly headers: { get(name: string): string | null };
+  readonly body: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array> | null;
+}
+
+/** How FloraClient sends a request to FLORA's API: fetch, or direct-get.ts for plain GETs. */
+export type ApiTransport = (url: URL, init: RequestInit) => Promise<ApiResponse>;
+
+export async function readBody(res: ApiResponse): Promise<string> {
   if (!res.body) return '';
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -28,7 +41,7 @@ export async function readBody(res: Response): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function parseRetryAfter(headers: Headers): number | undefined {
+function parseRetryAfter(headers: ApiResponse['headers']): number | undefined {
   const ms = headers.get('retry-after-ms');
   if (ms !== null && ms.trim() !== '' && Number.isFinite(Number(ms)) && Number(ms) >= 0) {
     return Number(ms) / 1000;
@@ -71,7 +84,7 @@ function advice(code: string, status: number, retryAfterSeconds: number | undefi
   }
 }
 
-export function errorFromResponse(res: Response, text: string, requestId: string | undefined): FloraError {
+export function errorFromResponse(res: ApiResponse, text: string, requestId: string | undefined): FloraError {
   const retryAfterSeconds = res.status === 429 || res.status === 503 ? parseRetryAfter(res.headers) : undefined;
   let json: unknown;
   try {
@@ -230,7 +243,15 @@ export function proxyFailure(err: unknown, url: URL, proxy: ProxyConfig): FloraE
  * that. The message says how to give credentials, and never shows the proxy's password.
  */
 function proxyAuthError(err: unknown, url: URL, proxy: ProxyConfig): ProxyAuthError | undefined {
-  if (!isProxyAuthRequired(err)) return undefined;
+  return isProxyAuthRequired(err) ? proxyAuthRequired(url, proxy, err) : undefined;
+}
+
+/**
+ * A 407 Proxy Authentication Required for a request to `url`: from the proxy the env names for
+ * it, or, with none, from something in between (an intercepting proxy). Exported for an answer
+ * that arrives as a response (Node's http module hands a 407 over, where fetch rejects).
+ */
+export function proxyAuthRequired(url: URL, proxy: ProxyConfig, err?: unknown): ProxyAuthError {
   const fix =
     'percent-encode @ : / in the user name or password (p%40ss for p@ss), then restart the MCP client. Retrying will not help until then; tell the user.';
   const via = proxyFor(url, proxy);

@@ -79,9 +79,13 @@ export function defineTool<I extends z.ZodObject, O extends z.ZodObject = z.ZodO
   return def as unknown as ToolDefinition;
 }
 
-export function toToolResult(structured: Record<string, unknown>, extraContent: ContentBlock[] = []): CallToolResult {
+export function toToolResult(
+  structured: Record<string, unknown>,
+  extraContent: ContentBlock[] = [],
+  json = JSON.stringify(structured),
+): CallToolResult {
   return {
-    content: [{ type: 'text', text: JSON.stringify(structured) }, ...extraContent],
+    content: [{ type: 'text', text: json }, ...extraContent],
     structuredContent: structured,
   };
 }

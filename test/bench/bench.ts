@@ -26,10 +26,11 @@ import { FAKE_KEY, FakeFlora } from '../helpers/fake-flora.js';
 import { DEFAULTS_ENV, TOOLS_LIST_BUDGETS } from '../helpers/tools-list-budget.js';
 import { batchBench } from './batch.js';
 import { coldStart } from './cold-start.js';
+import { bundleFloor } from './floor.js';
 import { httpLoad } from './http-load.js';
 import { previewMemory } from './preview-memory.js';
 import { uploadMemory } from './upload-memory.js';
-import { percentile } from '../helpers/measure.js';
+import { cpuMs, percentile } from '../helpers/measure.js';
 import { BUNDLE } from '../helpers/paths.js';
 
 const BIN = BUNDLE;
@@ -74,10 +75,15 @@ async function toolsListSizes(fake: FakeFlora): Promise<void> {
 }
 
 /**
- * Per-call overhead: a tool call over stdio against the same request sent directly with fetch.
- * The two alternate call by call after a shared warm-up, so load on this shared machine and
- * fetch's own warming hit both alike (measured one block after the other, the direct median
- * fell from 0.74 to 0.28 ms across rounds while the tool's stayed put, moving the "overhead").
+ * Per-call overhead: a tool call over stdio against the same request sent directly with fetch,
+ * and against the floor: the smallest SDK server whose tool makes that one request (with Node's
+ * http module, as this server's GETs do) and returns its JSON (min-call-server.ts), which pays
+ * what any MCP server over stdio pays (two pipe hops, JSON-RPC on both sides, the SDK's
+ * validation) and nothing of this server's own work. The three
+ * alternate call by call after a shared warm-up, so load on this shared machine and fetch's own
+ * warming hit all alike (measured one block after the other, the direct median fell from 0.74 to
+ * 0.28 ms across rounds while the tool's stayed put, moving the "overhead"). Each server's CPU
+ * time per call (from /proc) is printed too: it does not depend on how the two processes meet.
  */
 async function perCallOverhead(fake: FakeFlora): Promise<void> {
   const direct = async () => {
@@ -86,41 +92,57 @@ async function perCallOverhead(fake: FakeFlora): Promise<void> {
     });
     await res.json();
   };
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [BIN],
-    env: { FLORA_API_KEY: FAKE_KEY, FLORA_BASE_URL: fake.baseUrl, FLORA_LOG: 'off' },
-  });
-  const client = new Client({ name: 'bench', version: '0' });
-  await client.connect(transport);
-  await client.listTools();
-  const viaTool = async () => {
-    const r = await client.callTool({ name: 'list_models', arguments: { type: 'image' } });
-    if (r.isError) throw new Error(JSON.stringify(r.content));
+  const connect = async (script: string) => {
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [script],
+      env: { FLORA_API_KEY: FAKE_KEY, FLORA_BASE_URL: fake.baseUrl, FLORA_LOG: 'off' },
+    });
+    const client = new Client({ name: 'bench', version: '0' });
+    await client.connect(transport);
+    await client.listTools();
+    const call = async () => {
+      const r = await client.callTool({ name: 'list_models', arguments: { type: 'image' } });
+      if (r.isError) throw new Error(JSON.stringify(r.content));
+    };
+    return { client, call, pid: transport.pid! };
   };
-  const pair = async () => {
+  const ours = await connect(BIN);
+  const floor = await connect(await bundleFloor('min-call-server'));
+  const timed = async (fn: () => Promise<void>) => {
     const t0 = performance.now();
-    await direct();
-    const t1 = performance.now();
-    await viaTool();
-    return [t1 - t0, performance.now() - t1] as const;
+    await fn();
+    return performance.now() - t0;
   };
-  for (let i = 0; i < WARMUP; i++) await pair();
-  const directMs: number[] = [];
-  const toolMs: number[] = [];
+  const round = async () => [await timed(direct), await timed(floor.call), await timed(ours.call)] as const;
+  for (let i = 0; i < WARMUP; i++) await round();
+  const cpu0 = [cpuMs(floor.pid), cpuMs(ours.pid)];
+  const ms: [number[], number[], number[]] = [[], [], []];
   for (let i = 0; i < CALLS; i++) {
-    const [d, t] = await pair();
-    directMs.push(d);
-    toolMs.push(t);
+    const r = await round();
+    for (let k = 0; k < 3; k++) ms[k]!.push(r[k]!);
   }
-  await client.close();
+  const cpuPerCall = [(cpuMs(floor.pid) - cpu0[0]!) / CALLS, (cpuMs(ours.pid) - cpu0[1]!) / CALLS];
+  await ours.client.close();
+  await floor.client.close();
 
-  const d = percentile(directMs, 50);
-  const t = percentile(toolMs, 50);
-  console.log('per-call overhead (list_models, medians of %d alternating direct/tool calls)', CALLS);
-  console.log('  direct fetch to fake   %s ms', d.toFixed(3));
-  console.log('  tool call over stdio   %s ms', t.toFixed(3));
-  console.log('  ratio tool/direct      %sx  (overhead %s ms per call)', (t / d).toFixed(2), (t - d).toFixed(3));
+  const [d, f, t] = ms.map((xs) => percentile(xs, 50)) as [number, number, number];
+  console.log('per-call overhead (list_models, medians of %d rounds of direct, floor and tool calls)', CALLS);
+  console.log('  direct fetch to fake          %s ms', d.toFixed(3));
+  console.log(
+    '  floor (smallest SDK server)   %s ms   overhead %s ms   server CPU %s ms/call',
+    f.toFixed(3),
+    (f - d).toFixed(3),
+    cpuPerCall[0]!.toFixed(2),
+  );
+  console.log(
+    '  this server over stdio        %s ms   overhead %s ms   server CPU %s ms/call',
+    t.toFixed(3),
+    (t - d).toFixed(3),
+    cpuPerCall[1]!.toFixed(2),
+  );
+  console.log('  this server above the floor   %s ms', (t - f).toFixed(3));
+  console.log('target: overhead <= 1.0 ms');
 }
 
 const POLL_REPS = 2;

@@ -7,8 +7,8 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { build } from 'rolldown';
 import { percentile, rssMiB } from '../helpers/measure.js';
+import { bundleFloor } from './floor.js';
 
 const INIT = { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'bench', version: '0' } };
 const line = (id: number, method: string, params: unknown = {}) => `${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`;
@@ -81,13 +81,7 @@ function warmCompileCache(script: string, ENV: Env): Promise<void> {
 
 export async function coldStart(runs = 20): Promise<void> {
   const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
-  const floor = here('./min-server.bundle.js');
-  await build({
-    input: here('../../../test/bench/min-server.ts'),
-    platform: 'node',
-    logLevel: 'silent',
-    output: { file: floor, format: 'esm', minify: true, codeSplitting: false },
-  });
+  const floor = await bundleFloor('min-server');
   const bin = here('../../flora-generation-mcp.cjs');
   const subjects: Record<string, Subject> = {
     'this server (bundle, compile cache)': { script: bin },
