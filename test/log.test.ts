@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { LogLevel } from '../src/config.js';
-import { createLogger, makeRedactor, redactValue } from '../src/log.js';
+import { createLogger, makeRedactor, redactedJson, redactValue } from '../src/log.js';
 
 const KEY = 'sk_live_LogSecret_7c1f0a';
 /** A configured key that does not look like a FLORA key, so only the exact-value rule can catch it. */
@@ -92,6 +92,35 @@ describe('redactValue', () => {
     redactValue(value, makeRedactor(KEY));
 
     expect(value.a[0]).toBe(KEY);
+  });
+});
+
+describe('redactedJson', () => {
+  const redact = makeRedactor(ODD_KEY);
+
+  it('a value with nothing to redact is kept as it is (no copy), with its JSON', () => {
+    const value = { models: [{ model_id: 'm1', name: 'Flux 2 Pro' }], n: 1 };
+    const out = redactedJson(value, redact);
+    expect(out.value).toBe(value);
+    expect(out.json).toBe('{"models":[{"model_id":"m1","name":"Flux 2 Pro"}],"n":1}');
+    // With an escape in its JSON it is checked string by string: an equal copy.
+    const quoted = { note: 'plain "quoted" text' };
+    expect(redactedJson(quoted, redact)).toEqual({ value: quoted, json: JSON.stringify(quoted) });
+  });
+
+  it.each([
+    ['in a nested string', { a: { b: [`see ${ODD_KEY}`] } }, { a: { b: ['see [redacted]'] } }],
+    ['as an object key', { [ODD_KEY]: 1 }, { '[redacted]': 1 }],
+    ['a key shape', { note: 'sk_live_other_9' }, { note: '[redacted]' }],
+    // In JSON the tab is the escape \t, which the bearer rule would not see across: redacted anyway.
+    ['after a bearer and a tab', { note: 'Bearer\tabc123' }, { note: 'Bearer\t[redacted]' }],
+    ['next to an escaped quote', { note: `"${ODD_KEY}"` }, { note: '"[redacted]"' }],
+  ])('the key %s is redacted in the value and its JSON, and the original is untouched', (_what, value, redacted) => {
+    const before = JSON.stringify(value);
+    const out = redactedJson(value, redact);
+    expect(out.value).toEqual(redacted);
+    expect(out.json).toBe(JSON.stringify(redacted));
+    expect(JSON.stringify(value)).toBe(before);
   });
 });
 
