@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { percentile, rssMiB } from '../helpers/measure.js';
-import { bundleFloor } from './floor.js';
+import { bundleFloor, installCachedFloor } from './floor.js';
 
 const INIT = { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'bench', version: '0' } };
 const line = (id: number, method: string, params: unknown = {}) => `${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`;
@@ -82,15 +82,18 @@ function warmCompileCache(script: string, ENV: Env): Promise<void> {
 export async function coldStart(runs = 20): Promise<void> {
   const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
   const floor = await bundleFloor('min-server');
+  const cachedFloor = await installCachedFloor();
   const bin = here('../../flora-generation-mcp.cjs');
   const subjects: Record<string, Subject> = {
     'this server (bundle, compile cache)': { script: bin },
     'this server (bundle, first start)': { script: bin, env: { NODE_DISABLE_COMPILE_CACHE: '1' } },
     'this server (tsc output, unbundled)': { script: here('../../src/index.js') },
     'smallest SDK server (bundle)': { script: floor },
+    'smallest SDK server (compile cache)': { script: cachedFloor },
   };
   for (const [envName, env] of Object.entries(ENVS)) {
     await warmCompileCache(bin, env);
+    await warmCompileCache(cachedFloor, env);
     const bare: number[] = [];
     const samples = new Map<string, Array<{ ms: number; rss: number }>>(Object.keys(subjects).map((k) => [k, []]));
     // Interleaved, so load on this shared machine hits every subject alike.

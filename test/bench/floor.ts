@@ -3,8 +3,12 @@
  * (min-server.ts for cold start, min-call-server.ts for a tool call), bundled the way the real
  * server is, into dist/test/bench/.
  */
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'rolldown';
+import { BUNDLE } from '../helpers/paths.js';
 
 /** Bundles test/bench/<name>.ts to dist/test/bench/<name>.bundle.js and returns its path. */
 export async function bundleFloor(name: 'min-server' | 'min-call-server'): Promise<string> {
@@ -17,4 +21,30 @@ export async function bundleFloor(name: 'min-server' | 'min-call-server'): Promi
     output: { file, format: 'esm', minify: true, codeSplitting: false },
   });
   return file;
+}
+
+/**
+ * The cold-start floor as this server runs: min-server.ts built as CommonJS into an install of its
+ * own (dist/test/bench/floor-cached/lib/server.cjs, with its manifest), beside a copy of this
+ * server's bin, which runs it through the same compile cache. Returns that bin's path.
+ */
+export async function installCachedFloor(): Promise<string> {
+  const dir = fileURLToPath(new URL('./floor-cached/', import.meta.url));
+  rmSync(dir, { recursive: true, force: true });
+  const lib = join(dir, 'lib');
+  mkdirSync(lib, { recursive: true });
+  await build({
+    input: fileURLToPath(new URL('../../../test/bench/min-server.ts', import.meta.url)),
+    platform: 'node',
+    logLevel: 'silent',
+    output: { file: join(lib, 'server.cjs'), format: 'cjs', minify: true, codeSplitting: false },
+  });
+  const hash = createHash('sha256')
+    .update(readFileSync(join(lib, 'server.cjs')))
+    .digest('hex')
+    .slice(0, 16);
+  writeFileSync(join(lib, 'manifest.json'), JSON.stringify({ 'server.cjs': hash }));
+  const bin = join(dir, 'flora-generation-mcp.cjs');
+  copyFileSync(BUNDLE, bin);
+  return bin;
 }
