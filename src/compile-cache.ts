@@ -74,10 +74,13 @@ export function runWithCompileCache(entry: string, options: CompileCacheOptions)
   const nodeRequire = createRequire(join(libDir, entry));
   const loaded = new Map<string, { exports: unknown }>();
 
-  const localRequire = (id: string): unknown => {
-    if (id.startsWith('./') && id.endsWith('.cjs') && !id.includes('/', 2)) return load(id.slice(2));
-    return nodeRequire(id);
-  };
+  const localRequire = Object.assign(
+    (id: string): unknown => {
+      if (id.startsWith('./') && id.endsWith('.cjs') && !id.includes('/', 2)) return load(id.slice(2));
+      return nodeRequire(id);
+    },
+    { resolve: nodeRequire.resolve, cache: nodeRequire.cache },
+  );
 
   function load(name: string): unknown {
     const done = loaded.get(name);

@@ -4,8 +4,12 @@
  * the middle of an answer, nothing listening, connections not reused; and a start, an upload or a
  * proxied request taking this path instead of fetch.
  */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FloraClient } from '../src/flora/client.js';
@@ -15,6 +19,7 @@ import { readBody } from '../src/flora/responses.js';
 import { FAKE_KEY, type FakeFlora } from './helpers/fake-flora.js';
 import { fastClient, rejection } from './helpers/flora-client.js';
 import { useFakeFlora } from './helpers/harness.js';
+import { BUNDLE } from './helpers/paths.js';
 
 let fake: FakeFlora;
 useFakeFlora((f) => (fake = f));
@@ -107,6 +112,45 @@ describe("FLORA's GETs through Node's http module", () => {
     const client = new FloraClient({ apiKey: FAKE_KEY, baseUrl: new URL(`${origin}/api/v1`), timeoutMs: 2_000, maxRetries: 0 });
     for (let i = 0; i < 4; i++) expect(await client.listWorkspaces()).toEqual({ workspaces: [] });
     expect(connections).toHaveLength(1);
+  });
+});
+
+describe('an https FLORA, straight through https.request', () => {
+  /** A self-signed certificate for 127.0.0.1, trusted by the child through NODE_EXTRA_CA_CERTS, as a company CA is. */
+  const tls = (name: string) => new URL(`./helpers/tls/${name}`, import.meta.url);
+
+  it('the built server checks the certificate against the CAs Node trusts, and then sends the key', async () => {
+    const seen: Array<{ path: string | undefined; authorization: string | undefined }> = [];
+    const flora = createHttpsServer({ key: readFileSync(tls('key.pem')), cert: readFileSync(tls('cert.pem')) }, (req, res) => {
+      seen.push({ path: req.url, authorization: req.headers.authorization });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+      res.end(gzipSync(JSON.stringify({ workspaces: [{ workspace_id: 'ws_tls', name: 'Over TLS', role: 'owner' }] })));
+    });
+    await new Promise<void>((resolve) => flora.listen(0, '127.0.0.1', resolve));
+    const base = `https://127.0.0.1:${(flora.address() as AddressInfo).port}/api/v1`;
+    const check = (env: Record<string, string>) =>
+      promisify(execFile)(process.execPath, [BUNDLE, '--check'], {
+        env: { PATH: process.env.PATH ?? '', FLORA_API_KEY: FAKE_KEY, FLORA_BASE_URL: base, ...env },
+        timeout: 20_000,
+      }).then(
+        (r) => ({ code: 0, stdout: r.stdout }),
+        (e: { code: number; stdout: string }) => ({ code: e.code, stdout: e.stdout }),
+      );
+    try {
+      // Not trusted: refused before any request is sent, so FLORA never sees the key.
+      const untrusted = await check({});
+      expect(untrusted.code).toBe(1);
+      expect(untrusted.stdout).toContain('network_error');
+      expect(untrusted.stdout).toContain('SELF_SIGNED_CERT');
+      expect(seen).toEqual([]);
+
+      const trusted = await check({ NODE_EXTRA_CA_CERTS: tls('cert.pem').pathname });
+      expect(trusted.stdout).toContain('ws_tls  Over TLS (owner)');
+      expect(trusted.code).toBe(0);
+      expect(seen).toEqual([{ path: '/api/v1/workspaces', authorization: `Bearer ${FAKE_KEY}` }]);
+    } finally {
+      flora.close();
+    }
   });
 });
 
