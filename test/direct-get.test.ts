@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -17,7 +18,7 @@ import { directGets } from '../src/flora/direct-get.js';
 import type { ApiResponse, ApiTransport } from '../src/flora/responses.js';
 import { readBody } from '../src/flora/responses.js';
 import { FAKE_KEY, type FakeFlora } from './helpers/fake-flora.js';
-import { fastClient, rejection } from './helpers/flora-client.js';
+import { BODY, fastClient, rejection } from './helpers/flora-client.js';
 import { useFakeFlora } from './helpers/harness.js';
 import { BUNDLE } from './helpers/paths.js';
 
@@ -112,6 +113,33 @@ describe("FLORA's GETs through Node's http module", () => {
     const client = new FloraClient({ apiKey: FAKE_KEY, baseUrl: new URL(`${origin}/api/v1`), timeoutMs: 2_000, maxRetries: 0 });
     for (let i = 0; i < 4; i++) expect(await client.listWorkspaces()).toEqual({ workspaces: [] });
     expect(connections).toHaveLength(1);
+  });
+});
+
+describe("reading FLORA's answers (readBody)", () => {
+  const SIXTEEN_MB = 16 * 1024 * 1024;
+
+  it('an answer over 16 MB is refused as upstream_error and not read further, on a GET and on a start', async () => {
+    const huge = (_req: unknown, res: ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(Buffer.alloc(SIXTEEN_MB + 1, 0x20));
+    };
+    fake.route('GET /workspaces', huge);
+    fake.route('POST /generate', huge);
+    const client = fastClient(fake, { maxRetries: 0 });
+    for (const call of [() => client.listWorkspaces(), () => client.generate(BODY, 'idem-huge-answer')]) {
+      const err = await rejection(call);
+      expect(err.code).toBe('upstream_error');
+      expect(err.message).toContain(`FLORA's answer exceeded ${SIXTEEN_MB} bytes and was not read.`);
+    }
+  });
+
+  it('a body closed before its end (no error said why) fails the read instead of leaving it waiting', async () => {
+    const body = new PassThrough();
+    const read = readBody({ status: 200, headers: { get: () => null }, body });
+    body.write('{"workspaces":[');
+    body.destroy();
+    await expect(read).rejects.toThrow('the answer ended before it was complete');
   });
 });
 

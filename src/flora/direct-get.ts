@@ -21,17 +21,22 @@ import type { Agent, IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { ApiResponse, ApiTransport } from './responses.js';
 
-/** One keep-alive agent per protocol for the process: HTTP mode's clients share connections. */
-const agents = new Map<string, Agent>();
+interface Sender {
+  request: typeof import('node:http').request;
+  agent: Agent;
+}
 
-function agentFor(protocol: 'http:' | 'https:'): { request: typeof import('node:http').request; agent: Agent } {
-  const mod = process.getBuiltinModule(protocol === 'https:' ? 'node:https' : 'node:http') as typeof import('node:http');
-  let agent = agents.get(protocol);
-  if (agent === undefined) {
-    agent = new mod.Agent({ keepAlive: true });
-    agents.set(protocol, agent);
+/** http's or https's request, with one keep-alive agent each for the process: HTTP mode's clients share connections. */
+const senders = new Map<string, Sender>();
+
+function senderFor(protocol: 'http:' | 'https:'): Sender {
+  let sender = senders.get(protocol);
+  if (sender === undefined) {
+    const mod = process.getBuiltinModule(protocol === 'https:' ? 'node:https' : 'node:http') as typeof import('node:http');
+    sender = { request: mod.request, agent: new mod.Agent({ keepAlive: true }) };
+    senders.set(protocol, sender);
   }
-  return { request: mod.request, agent };
+  return sender;
 }
 
 /** What `fetch` accepts and decodes, in the order it asks for them. */
@@ -66,7 +71,7 @@ function get(url: URL, init: RequestInit): Promise<ApiResponse> {
       reject(signal.reason);
       return;
     }
-    const { request, agent } = agentFor(url.protocol as 'http:' | 'https:');
+    const { request, agent } = senderFor(url.protocol as 'http:' | 'https:');
     const req = request(url, { method: 'GET', headers, agent, signal }, (res) => {
       try {
         resolve(toResponse(res));

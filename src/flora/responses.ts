@@ -3,6 +3,7 @@
  * FloraError whose message says what to do next, the success body checked against its schema,
  * and transport failures. The single place where an HTTP outcome becomes an error code.
  */
+import type { Readable } from 'node:stream';
 import type * as z from 'zod';
 import { FloraApiError, NetworkError, ProxyAuthError, UpstreamError, type FloraError } from '../errors.js';
 import { bypassFor, NO_PROXY, proxyFor, proxyLabel, type ProxyConfig } from '../proxy.js';
@@ -27,6 +28,7 @@ export type ApiTransport = (url: URL, init: RequestInit) => Promise<ApiResponse>
 
 export async function readBody(res: ApiResponse): Promise<string> {
   if (!res.body) return '';
+  if (isNodeStream(res.body)) return readNodeStream(res.body, res.status);
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
@@ -39,6 +41,37 @@ export async function readBody(res: ApiResponse): Promise<string> {
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+function isNodeStream(body: ApiResponse['body']): body is Readable {
+  return typeof (body as { on?: unknown }).on === 'function';
+}
+
+/** readBody for direct-get.ts's bodies, by events: the async iterator costs a call more than the read. */
+function readNodeStream(body: Readable, status: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    body.on('data', (chunk: Buffer) => {
+      size += chunk.byteLength;
+      if (size > MAX_BODY_BYTES) {
+        body.destroy();
+        reject(UpstreamError.of(`FLORA's answer exceeded ${MAX_BODY_BYTES} bytes and was not read.`, { status }));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    let ended = false;
+    body.on('end', () => {
+      ended = true;
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+    body.on('error', reject);
+    // Closed without 'end' or 'error' (an abort can do that): no answer, rather than a hung call.
+    body.on('close', () => {
+      if (!ended) reject(new Error('the answer ended before it was complete'));
+    });
+  });
 }
 
 function parseRetryAfter(headers: ApiResponse['headers']): number | undefined {
