@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FloraClient } from '../src/flora/client.js';
 import { directGets } from '../src/flora/direct-get.js';
 import type { ApiResponse, ApiTransport } from '../src/flora/responses.js';
@@ -182,6 +182,21 @@ describe('an https FLORA, straight through https.request', () => {
   });
 });
 
+describe("FloraClient's choice of transport", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('its GETs to FLORA skip fetch; a start still goes through fetch, once', async () => {
+    const fetchSpy = vi.spyOn(globalThis, 'fetch');
+    const client = fastClient(fake);
+    await client.listWorkspaces();
+    await client.listModels('image');
+    expect(fetchSpy).not.toHaveBeenCalled();
+    await client.generate(BODY, 'idem-through-fetch');
+    expect(fetchSpy).toHaveBeenCalledTimes(1);
+    expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /workspaces', 'GET /models', 'POST /generate']);
+  });
+});
+
 describe('directGets: which requests take it', () => {
   const answered: ApiResponse = { status: 299, headers: { get: () => null }, body: null };
 
@@ -195,20 +210,27 @@ describe('directGets: which requests take it', () => {
       fallback.push(`${init.method ?? 'GET'} ${url.href}${init.dispatcher ? ' (dispatcher)' : ''}`);
       return answered;
     });
-    const direct = await transport(new URL(`${origin}/models`), { method: 'GET', headers: { Accept: 'application/json' } });
+    const manual = { redirect: 'manual' } as const;
+    const direct = await transport(new URL(`${origin}/models`), {
+      ...manual,
+      method: 'GET',
+      headers: { Accept: 'application/json' },
+    });
     expect(direct.status).toBe(200);
     expect(direct.headers.get('X-Seen')).toBe('GET /models');
     expect(await readBody(direct)).toBe('direct');
-    const empty = await transport(new URL(`${origin}/empty`), {});
+    const empty = await transport(new URL(`${origin}/empty`), manual);
     expect(empty).toMatchObject({ status: 204, body: null });
 
-    await transport(new URL(`${origin}/generate`), { method: 'POST', body: '{}' });
-    await transport(new URL('http://storage.example/upload'), { method: 'GET' });
-    await transport(new URL(`${origin}/models`), { method: 'GET', dispatcher: {} as RequestInit['dispatcher'] });
+    await transport(new URL(`${origin}/generate`), { ...manual, method: 'POST', body: '{}' });
+    await transport(new URL('http://storage.example/upload'), { ...manual, method: 'GET' });
+    await transport(new URL(`${origin}/models`), { ...manual, method: 'GET', dispatcher: {} as RequestInit['dispatcher'] });
+    await transport(new URL(`${origin}/models`), { method: 'GET' });
     expect(fallback).toEqual([
       `POST ${origin}/generate`,
       'GET http://storage.example/upload',
       `GET ${origin}/models (dispatcher)`,
+      `GET ${origin}/models`, // fetch follows redirects by default: that one stays fetch's
     ]);
   });
 
@@ -221,7 +243,7 @@ describe('directGets: which requests take it', () => {
     const abort = new AbortController();
     abort.abort(new Error('gone'));
     const transport = directGets(origin, async () => answered);
-    await expect(transport(new URL(`${origin}/models`), { signal: abort.signal })).rejects.toThrow('gone');
+    await expect(transport(new URL(`${origin}/models`), { redirect: 'manual', signal: abort.signal })).rejects.toThrow('gone');
     expect(seen).toEqual([]);
   });
 });

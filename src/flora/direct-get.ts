@@ -43,8 +43,9 @@ function senderFor(protocol: 'http:' | 'https:'): Sender {
 const ACCEPT_ENCODING = 'gzip, deflate, br';
 
 /**
- * `fallback`, except that a GET without a body or dispatcher to `origin` goes through Node's
- * http/https module. The caller sees to it that `origin` is not reached through a proxy.
+ * `fallback`, except that a GET to `origin` without a body or dispatcher, whose redirects are not
+ * to be followed, goes through Node's http/https module. The caller sees to it that `origin` is
+ * not reached through a proxy.
  */
 export function directGets(origin: string, fallback: ApiTransport): ApiTransport {
   return (url, init) => {
@@ -53,6 +54,7 @@ export function directGets(origin: string, fallback: ApiTransport): ApiTransport
       (url.protocol === 'http:' || url.protocol === 'https:') &&
       (init.method ?? 'GET').toUpperCase() === 'GET' &&
       init.body == null &&
+      init.redirect === 'manual' && // what FloraClient asks; a redirect to follow is fetch's to follow
       init.dispatcher === undefined;
     return direct ? get(url, init) : fallback(url, init);
   };
