@@ -11,7 +11,8 @@
  * - A file compiled without a usable cache gets one written a little after it ran (by then the
  *   functions it ran are compiled too, so they are in the cache): written to a temporary name and
  *   renamed into place, so concurrent servers never read a half-written cache. Caches of the same
- *   file from older builds are removed then.
+ *   file from older builds are removed then. Making it holds the server's thread once, for about
+ *   40 ms (server.cjs on this project's machine).
  * - The cache lives next to the code (dist/.v8-cache), with the code's owner and permissions, so
  *   whoever can change it could change the code itself. Where that directory cannot be written
  *   (a read-only install), the server runs as without a cache. `NODE_DISABLE_COMPILE_CACHE=1`
