@@ -9,8 +9,14 @@ import { epochMs } from './schemas.js';
 
 /** Our clock and FLORA's may differ; a run created this long before the call still counts. */
 const CLOCK_SKEW_MS = 30_000;
-/** How many of the newest runs to look through. */
-export const LOOKBACK_LIMIT = 20;
+/**
+ * How many of the newest runs to look through: the most one list call returns (FLORA's `limit`
+ * is 1-100). A batch starts up to 20 runs at once in one project, and others may be starting
+ * there too; with a page of 20, a lost start's run could be pushed off by its own batch, and the
+ * start was refused as idempotency_duplicate when it could have been found. Recovery is rare
+ * (a lost answer), so the larger page costs nothing on the common path.
+ */
+export const LOOKBACK_LIMIT = 100;
 
 /** What every history item has that recovery reads. */
 export interface RecentRun {

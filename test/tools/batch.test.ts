@@ -336,8 +336,9 @@ describe('start_generation_batch: waiting', () => {
       res.socket?.resetAndDestroy();
     });
     // Then the runs cannot be read: the polling list fails, and so does every single read.
+    // (Recovery's list names the workspace; the batch's polling list, by project, does not.)
     fake.route('GET /generations', (req, _res, ctx) =>
-      req.query.limit === '100' ? floraError(503, 'service_unavailable', 'Down.') : ctx.defaultReply(),
+      req.query.workspace_id === undefined ? floraError(503, 'service_unavailable', 'Down.') : ctx.defaultReply(),
     );
     fake.route('GET /runs/:id', () => floraError(404, 'not_found', 'Run not found.'));
     const c = await openPaced({ maxInFlight: 1 });

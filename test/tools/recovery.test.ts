@@ -175,6 +175,28 @@ describe('recovery takes only a run that can be ours', () => {
     expect(fake.runs.size).toBe(2);
   });
 
+  it('finds its run behind 30 newer runs of the project (a batch of 20 and more besides): the page holds 100', async () => {
+    const place = { project_id: START.project_id, workspace_id: START.workspace_id };
+    const newer = Array.from({ length: 30 }, (_, i) => ({
+      ...listed(`run_video${i}`, place),
+      model: { model_id: 't2v-kling-2' },
+    }));
+    // As FLORA lists them: newest first, at most `limit` of them.
+    fake.route('GET /generations', async (req, res, ctx) => {
+      const reply = (await listingAlso(newer)(req, res, ctx)) as { status: number; body: { generations: unknown[] } };
+      return { ...reply, body: { ...reply.body, generations: reply.body.generations.slice(0, Number(req.query.limit)) } };
+    });
+    loseNextAnswer();
+    const c = await open();
+
+    const out = success(await c.call('start_generation_run', { ...START }));
+
+    const ours = runOfKey(sentKey());
+    expect(out).toMatchObject({ run_id: ours.run_id, recovered: true });
+    expect(fake.requestsTo('GET', '/generations')[0]!.query.limit).toBe('100');
+    expect(fake.runs.size).toBe(1);
+  });
+
   it('refuses to take a lone candidate from a full page of newer runs: ours may have been pushed off it', async () => {
     const place = { project_id: START.project_id, workspace_id: START.workspace_id };
     // What a busy project lists a few seconds later: a full page of runs newer than our start,

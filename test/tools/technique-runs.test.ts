@@ -6,6 +6,7 @@
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { LOOKBACK_LIMIT } from '../../src/flora/recover.js';
 import { type FakeFlora, type FakeRun, faults, floraError, type RecordedRequest } from '../helpers/fake-flora.js';
 import { failure, success, useConnections, VALID_TECHNIQUE_RUN } from '../helpers/harness.js';
 
@@ -93,7 +94,11 @@ describe('run_technique: retries and lost answers never start a second run', () 
     expect(keyOf(starts[1]!)).toBe(keyOf(starts[0]!));
     const lookups = fake.requestsTo('GET', '/technique-runs');
     expect(lookups).toHaveLength(1);
-    expect(lookups[0]!.query).toEqual({ workspace_id: 'ws_studio', technique_id: args.technique_id, limit: '20' });
+    expect(lookups[0]!.query).toEqual({
+      workspace_id: 'ws_studio',
+      technique_id: args.technique_id,
+      limit: String(LOOKBACK_LIMIT),
+    });
     expect(fake.runs.size).toBe(1);
     const [ours] = [...fake.runs.values()];
     expect(out).toMatchObject({ run_id: ours!.run_id, technique_id: args.technique_id, recovered: true });
