@@ -1,9 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { validateManifest } from '@anthropic-ai/mcpb/node';
 import { describe, expect, it } from 'vitest';
-import { buildManifest } from '../src/build/mcpb.js';
+import { buildManifest, writeBundleDir } from '../src/build/mcpb.js';
 import { loadConfig, TOOLSET_NAMES } from '../src/config.js';
 import { buildTools } from '../src/tools/index.js';
 import { VERSION } from '../src/version.js';
@@ -73,5 +75,20 @@ describe('.mcpb manifest', () => {
     expect(manifest.version).toBe(VERSION);
     expect(manifest.server.entry_point).toBe('server/index.js');
     expect(manifest.server.mcp_config).toMatchObject({ command: 'node', args: ['${__dirname}/server/index.js'] });
+  });
+
+  it('bundles the bin as server/index.js with the server in server/lib/, and it runs where no package.json says "type": "module"', () => {
+    // A folder of its own under the OS's temp dir, as Claude Desktop unpacks an extension: no
+    // package.json above it, so a .js file there is CommonJS to Node.
+    const dir = pathToFileURL(`${mkdtempSync(join(tmpdir(), 'mcpb-dir-'))}/`);
+    writeBundleDir(new URL('../', import.meta.url), dir);
+    const server = new URL('server/', dir);
+    expect(readdirSync(server).sort()).toEqual(['index.js', 'lib']);
+    expect(readdirSync(new URL('lib/', server))).toContain('server.cjs');
+    const out = execFileSync(process.execPath, [new URL('index.js', server).pathname, '--version'], {
+      env: { PATH: process.env.PATH ?? '' },
+      encoding: 'utf8',
+    });
+    expect(out).toBe(`${VERSION}\n`);
   });
 });

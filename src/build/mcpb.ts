@@ -129,9 +129,8 @@ export function buildManifest(tools: readonly ToolDefinition[] = buildTools()): 
   };
 }
 
-/** Writes dist/mcpb, ready for `mcpb pack`. */
-function writeBundleDir(root: URL): void {
-  const dir = new URL('dist/mcpb/', root);
+/** Writes dist/mcpb (or `dir`), ready for `mcpb pack`, from the build in `root`'s dist/. */
+export function writeBundleDir(root: URL, dir = new URL('dist/mcpb/', root)): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(new URL('manifest.json', dir), `${JSON.stringify(buildManifest(), null, 2)}\n`);
   // A fresh server/: the bin entry, the server and the parts it loads on first use, never a compile
