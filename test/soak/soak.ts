@@ -1,6 +1,6 @@
 /**
  * The soak: the built server driven over stdio through a long mixed run of tool calls (the five
- * generate tools, sequential then concurrent, waits included) while about 20 % of FLORA's answers are faults.
+ * generate tools and the two batch ones, sequential then concurrent, waits included) while about 20 % of FLORA's answers are faults.
  * It checks what must hold whatever happens: the process lives and answers every call within its
  * bound, no call creates two runs, the key never leaks, and memory does not grow.
  *
@@ -241,6 +241,37 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
           }),
         };
       }
+      if (r < 0.68) {
+        // A batch of two, billed and keyed like single starts, in the same project.
+        return {
+          i,
+          name: 'start_generation_batch',
+          args: () => ({
+            generations: ['a', 'b'].map((item) => ({
+              project_id: 'prj_s01',
+              workspace_id: 'ws_studio',
+              prompt: `${tag}-${i}-${item}`,
+              type: 'image',
+              ...(item === 'a' ? { model: 't2i-flux-2-pro' } : {}),
+            })),
+            ...(i % 3 === 0 ? { wait_seconds: 3 } : {}),
+          }),
+        };
+      }
+      if (r < 0.72) {
+        return {
+          i,
+          name: 'poll_runs',
+          args: () => ({
+            run_ids: [
+              ...new Set(
+                [0, 1, 2].map(() => (knownRuns.length ? knownRuns[Math.floor(random() * knownRuns.length)]! : 'run_unknown0')),
+              ),
+            ],
+            ...(i % 2 === 0 ? { wait_seconds: 2 } : {}),
+          }),
+        };
+      }
       if (r < 0.92) {
         return {
           i,
@@ -301,6 +332,28 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       knownRuns.push(runId);
       if ((result.structuredContent as { recovered?: boolean }).recovered) outcome = 'ok (recovered)';
     }
+    if (p.name === 'start_generation_batch' && !result.isError) {
+      // Each item as a start of its own: its run, or its error (with its key where a run may exist).
+      const items = (args.generations as Array<{ prompt: string }>).map((g) => g.prompt);
+      const entries = (
+        result.structuredContent as {
+          runs: Array<{ index: number; run_id?: string; error?: { code: string; idempotency_key?: string } }>;
+        }
+      ).runs;
+      for (const entry of entries) {
+        const prompt = items[entry.index]!;
+        if (entry.run_id !== undefined) {
+          knownRuns.push(entry.run_id);
+          starts.set(prompt, { runId: entry.run_id });
+        } else starts.set(prompt, { error: entry.error ?? { code: 'malformed' } });
+        if (measuring) {
+          const key = `start_generation_batch item: ${entry.run_id !== undefined ? 'started' : (entry.error?.code ?? 'malformed')}`;
+          outcomes[key] = (outcomes[key] ?? 0) + 1;
+        }
+      }
+      if (entries.length !== items.length)
+        violations.push(`call ${p.i} (batch): ${entries.length} entries for ${items.length} items`);
+    }
     if (p.name === 'start_generation_run' && typeof args.prompt === 'string' && /^(soak|warm)-/.test(args.prompt)) {
       const first = result.content[0];
       starts.set(
@@ -358,7 +411,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     // Nothing swallowed: a start that failed although its run exists must hand the agent the
     // idempotency_key that makes a retry safe (or say the run exists).
     if (got.error && runsByPrompt.has(prompt)) {
-      const key = `start_generation_run: ${got.error.code}, run exists, idempotency_key given`;
+      const key = `start: ${got.error.code}, run exists, idempotency_key given`;
       if (got.error.idempotency_key === undefined)
         violations.push(`${prompt}: ${got.error.code} without idempotency_key, yet its run exists`);
       else outcomes[key] = (outcomes[key] ?? 0) + 1;
