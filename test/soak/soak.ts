@@ -1,6 +1,7 @@
 /**
  * The soak: the built server driven over stdio through a long mixed run of tool calls (the five
- * generate tools and the two batch ones, sequential then concurrent, waits included) while about 20 % of FLORA's answers are faults.
+ * generate tools and the two batch ones, sequential then concurrent, waits included) while about
+ * 20 % of FLORA's answers are faults.
  * It checks what must hold whatever happens: the process lives and answers every call within its
  * bound, no call creates two runs, the key never leaks, and memory does not grow.
  *
