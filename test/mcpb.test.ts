@@ -77,13 +77,15 @@ describe('.mcpb manifest', () => {
     expect(manifest.server.mcp_config).toMatchObject({ command: 'node', args: ['${__dirname}/server/index.js'] });
   });
 
-  it('bundles the bin as server/index.js with the server in server/lib/, and it runs where no package.json says "type": "module"', () => {
-    // A folder of its own under the OS's temp dir, as Claude Desktop unpacks an extension: no
-    // package.json above it, so a .js file there is CommonJS to Node.
+  it('bundles the bin as server/index.js with the server in server/lib/, and it runs whatever package.json is above it', () => {
+    // A folder of its own under the OS's temp dir, as Claude Desktop unpacks an extension; its
+    // server/package.json keeps index.js CommonJS.
     const dir = pathToFileURL(`${mkdtempSync(join(tmpdir(), 'mcpb-dir-'))}/`);
+    // Even under a folder whose package.json says "type": "module".
+    writeFileSync(new URL('package.json', dir), JSON.stringify({ type: 'module' }));
     writeBundleDir(new URL('../', import.meta.url), dir);
     const server = new URL('server/', dir);
-    expect(readdirSync(server).sort()).toEqual(['index.js', 'lib']);
+    expect(readdirSync(server).sort()).toEqual(['index.js', 'lib', 'package.json']);
     expect(readdirSync(new URL('lib/', server))).toContain('server.cjs');
     const out = execFileSync(process.execPath, [new URL('index.js', server).pathname, '--version'], {
       env: { PATH: process.env.PATH ?? '' },

@@ -1,7 +1,7 @@
 /**
  * Build-time only (not in the published bundle): the .mcpb bundle for one-click install in Claude
  * Desktop. Writes dist/mcpb/manifest.json (tools listed from the registry, so it cannot drift),
- * dist/mcpb/server/index.js (the bin entry, CommonJS, so it runs without a package.json) and
+ * dist/mcpb/server/index.js (the bin entry, CommonJS, with a package.json saying so) and
  * server/lib/ (the server it runs, with the files it loads on first use: see rolldown.config.mjs);
  * `npm run bundle` then packs it with `mcpb pack`.
  */
@@ -138,6 +138,8 @@ export function writeBundleDir(root: URL, dir = new URL('dist/mcpb/', root)): vo
   rmSync(new URL('server/', dir), { recursive: true, force: true });
   mkdirSync(new URL('server/', dir), { recursive: true });
   copyFileSync(new URL('dist/flora-generation-mcp.cjs', root), new URL('server/index.js', dir));
+  // index.js is CommonJS whatever package.json a folder above the unpacked extension may hold.
+  writeFileSync(new URL('server/package.json', dir), `${JSON.stringify({ type: 'commonjs' })}\n`);
   cpSync(new URL('dist/lib/', root), new URL('server/lib/', dir), { recursive: true });
 }
 
