@@ -5,9 +5,7 @@
  * proxied request taking this path instead of fetch.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
@@ -21,6 +19,7 @@ import { FAKE_KEY, type FakeFlora } from './helpers/fake-flora.js';
 import { BODY, fastClient, rejection } from './helpers/flora-client.js';
 import { useFakeFlora } from './helpers/harness.js';
 import { BUNDLE } from './helpers/paths.js';
+import { startTlsFlora } from './helpers/tls-flora.js';
 
 let fake: FakeFlora;
 useFakeFlora((f) => (fake = f));
@@ -144,21 +143,11 @@ describe("reading FLORA's answers (readBody)", () => {
 });
 
 describe('an https FLORA, straight through https.request', () => {
-  /** A self-signed certificate for 127.0.0.1, trusted by the child through NODE_EXTRA_CA_CERTS, as a company CA is. */
-  const tls = (name: string) => new URL(`./helpers/tls/${name}`, import.meta.url);
-
   it('the built server checks the certificate against the CAs Node trusts, and then sends the key', async () => {
-    const seen: Array<{ path: string | undefined; authorization: string | undefined }> = [];
-    const flora = createHttpsServer({ key: readFileSync(tls('key.pem')), cert: readFileSync(tls('cert.pem')) }, (req, res) => {
-      seen.push({ path: req.url, authorization: req.headers.authorization });
-      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
-      res.end(gzipSync(JSON.stringify({ workspaces: [{ workspace_id: 'ws_tls', name: 'Over TLS', role: 'owner' }] })));
-    });
-    await new Promise<void>((resolve) => flora.listen(0, '127.0.0.1', resolve));
-    const base = `https://127.0.0.1:${(flora.address() as AddressInfo).port}/api/v1`;
+    const flora = await startTlsFlora({ gzip: true });
     const check = (env: Record<string, string>) =>
       promisify(execFile)(process.execPath, [BUNDLE, '--check'], {
-        env: { PATH: process.env.PATH ?? '', FLORA_API_KEY: FAKE_KEY, FLORA_BASE_URL: base, ...env },
+        env: { PATH: process.env.PATH ?? '', FLORA_API_KEY: FAKE_KEY, FLORA_BASE_URL: flora.baseUrl, ...env },
         timeout: 20_000,
       }).then(
         (r) => ({ code: 0, stdout: r.stdout }),
@@ -170,12 +159,12 @@ describe('an https FLORA, straight through https.request', () => {
       expect(untrusted.code).toBe(1);
       expect(untrusted.stdout).toContain('network_error');
       expect(untrusted.stdout).toContain('SELF_SIGNED_CERT');
-      expect(seen).toEqual([]);
+      expect(flora.seen).toEqual([]);
 
-      const trusted = await check({ NODE_EXTRA_CA_CERTS: tls('cert.pem').pathname });
+      const trusted = await check({ NODE_EXTRA_CA_CERTS: flora.certPath });
       expect(trusted.stdout).toContain('ws_tls  Over TLS (owner)');
       expect(trusted.code).toBe(0);
-      expect(seen).toEqual([{ path: '/api/v1/workspaces', authorization: `Bearer ${FAKE_KEY}` }]);
+      expect(flora.seen).toEqual([{ path: '/api/v1/workspaces', authorization: `Bearer ${FAKE_KEY}` }]);
     } finally {
       flora.close();
     }

@@ -5,9 +5,6 @@
  * never gets FLORA's key except inside the request it forwards.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCheck } from '../src/cli.js';
@@ -17,6 +14,7 @@ import { FAKE_KEY, type FakeFlora } from './helpers/fake-flora.js';
 import { FakeProxy } from './helpers/fake-proxy.js';
 import { failure, success, useConnections } from './helpers/harness.js';
 import { BUNDLE } from './helpers/paths.js';
+import { startTlsFlora } from './helpers/tls-flora.js';
 
 let fake: FakeFlora;
 let proxy: FakeProxy;
@@ -224,26 +222,16 @@ describe('--check', () => {
 });
 
 describe('the built server, https:// FLORA through a CONNECT tunnel', () => {
-  /** A self-signed certificate for 127.0.0.1 (valid to 2126), trusted by the child through NODE_EXTRA_CA_CERTS. */
-  const tls = (name: string) => new URL(`./helpers/tls/${name}`, import.meta.url);
-
   it('--check reaches FLORA over TLS inside the tunnel: the proxy sees only CONNECT, FLORA gets the key', async () => {
-    const seen: Array<{ path: string | undefined; authorization: string | undefined }> = [];
-    const flora = createHttpsServer({ key: readFileSync(tls('key.pem')), cert: readFileSync(tls('cert.pem')) }, (req, res) => {
-      seen.push({ path: req.url, authorization: req.headers.authorization });
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ workspaces: [{ workspace_id: 'ws_tls', name: 'Over TLS', role: 'owner' }] }));
-    });
-    await new Promise<void>((resolve) => flora.listen(0, '127.0.0.1', resolve));
-    const floraPort = (flora.address() as AddressInfo).port;
+    const flora = await startTlsFlora();
     try {
       proxy.credentials = `corp:${PASSWORD}`;
       const { stdout } = await promisify(execFile)(process.execPath, [BUNDLE, '--check'], {
         env: {
           PATH: process.env.PATH ?? '',
-          NODE_EXTRA_CA_CERTS: tls('cert.pem').pathname,
+          NODE_EXTRA_CA_CERTS: flora.certPath,
           FLORA_API_KEY: FAKE_KEY,
-          FLORA_BASE_URL: `https://127.0.0.1:${floraPort}/api/v1`,
+          FLORA_BASE_URL: flora.baseUrl,
           HTTPS_PROXY: proxy.url(`corp:${ENCODED_PASSWORD}`),
         },
         timeout: 20_000,
@@ -251,8 +239,8 @@ describe('the built server, https:// FLORA through a CONNECT tunnel', () => {
       expect(stdout).toContain('ws_tls  Over TLS (owner)');
       expect(stdout).toContain(`Proxy: ${proxy.url()} (from HTTPS_PROXY, with credentials).`);
       expect(stdout).not.toContain(ENCODED_PASSWORD);
-      expect(seen).toEqual([{ path: '/api/v1/workspaces', authorization: `Bearer ${FAKE_KEY}` }]);
-      expect(proxy.requests.map((r) => `${r.method} ${r.target}`)).toEqual([`CONNECT 127.0.0.1:${floraPort}`]);
+      expect(flora.seen).toEqual([{ path: '/api/v1/workspaces', authorization: `Bearer ${FAKE_KEY}` }]);
+      expect(proxy.requests.map((r) => `${r.method} ${r.target}`)).toEqual([`CONNECT 127.0.0.1:${flora.port}`]);
       expect(JSON.stringify(proxy.requests[0]!.headers)).not.toContain(FAKE_KEY);
     } finally {
       flora.close();
