@@ -93,12 +93,7 @@ async function perCallOverhead(fake: FakeFlora): Promise<void> {
     await res.json();
   };
   const connect = async (script: string) => {
-    const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: [script],
-      env: { FLORA_API_KEY: FAKE_KEY, FLORA_BASE_URL: fake.baseUrl, FLORA_LOG: 'off' },
-    });
-    const client = new Client({ name: 'bench', version: '0' });
+    const { client, transport } = connectServer(fake, script);
     await client.connect(transport);
     await client.listTools();
     const call = async () => {
@@ -174,10 +169,11 @@ interface PollSample {
   pollOffsetsMs: number[];
 }
 
-function connectServer(fake: FakeFlora): { client: Client; transport: StdioClientTransport } {
+/** A client for `script` (default: this server's bin) against the fake, not yet connected. */
+function connectServer(fake: FakeFlora, script = BIN): { client: Client; transport: StdioClientTransport } {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [BIN],
+    args: [script],
     env: { FLORA_API_KEY: FAKE_KEY, FLORA_BASE_URL: fake.baseUrl, FLORA_LOG: 'off' },
   });
   return { client: new Client({ name: 'bench', version: '0' }), transport };
