@@ -10,16 +10,22 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'rolldown';
 import { BUNDLE } from '../helpers/paths.js';
 
-/** Bundles test/bench/<name>.ts to dist/test/bench/<name>.bundle.js and returns its path. */
-export async function bundleFloor(name: 'min-server' | 'min-call-server'): Promise<string> {
-  const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
-  const file = here(`./${name}.bundle.js`);
+type Floor = 'min-server' | 'min-call-server';
+
+/** Bundles test/bench/<name>.ts into `file`, minified in one file, as the real server is. */
+async function buildFloor(name: Floor, file: string, format: 'esm' | 'cjs'): Promise<void> {
   await build({
-    input: here(`../../../test/bench/${name}.ts`),
+    input: fileURLToPath(new URL(`../../../test/bench/${name}.ts`, import.meta.url)),
     platform: 'node',
     logLevel: 'silent',
-    output: { file, format: 'esm', minify: true, codeSplitting: false },
+    output: { file, format, minify: true, codeSplitting: false },
   });
+}
+
+/** Bundles test/bench/<name>.ts to dist/test/bench/<name>.bundle.js and returns its path. */
+export async function bundleFloor(name: Floor): Promise<string> {
+  const file = fileURLToPath(new URL(`./${name}.bundle.js`, import.meta.url));
+  await buildFloor(name, file, 'esm');
   return file;
 }
 
@@ -33,12 +39,7 @@ export async function installCachedFloor(): Promise<string> {
   rmSync(dir, { recursive: true, force: true });
   const lib = join(dir, 'lib');
   mkdirSync(lib, { recursive: true });
-  await build({
-    input: fileURLToPath(new URL('../../../test/bench/min-server.ts', import.meta.url)),
-    platform: 'node',
-    logLevel: 'silent',
-    output: { file: join(lib, 'server.cjs'), format: 'cjs', minify: true, codeSplitting: false },
-  });
+  await buildFloor('min-server', join(lib, 'server.cjs'), 'cjs');
   const hash = createHash('sha256')
     .update(readFileSync(join(lib, 'server.cjs')))
     .digest('hex')
